@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Options and attributes every netfabric.netns module shares."""
+
+    DOCUMENTATION = r"""
+options:
+  state:
+    description:
+      - V(present) creates or updates the resource, V(absent) removes it.
+      - Removing something that is already gone (or whose namespace is gone) is not a change.
+    type: str
+    choices: [present, absent]
+    default: present
+requirements:
+  - Linux, run as root.
+  - pyroute2 >= 0.9 on the managed host (Debian 12's C(python3-pyroute2) 0.7.2 is too old; install with pip).
+notes:
+  - Named namespaces live in C(/run/netns), a tmpfs; nothing here is persistent across a reboot yet. Re-run the play.
+"""
+
+    NETNS = r"""
+options:
+  netns:
+    description:
+      - Name of the network namespace (under C(/run/netns)) the resource lives in.
+      - Omitted means the host's own network namespace.
+      - The namespace must exist (see M(netfabric.netns.netns)); it is never created by accident.
+        In check mode a missing namespace is assumed to be created by an earlier task, with a warning.
+    type: str
+"""
+
+    ATTRIBUTES = r"""
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details: Check mode computes the same list of actions as a real run (RV(actions)) and changes nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: full
+  idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+"""
+
+    GUARD = r"""
+options:
+  force:
+    description:
+      - Enslave, move or delete an interface even when it carries the address Ansible uses to reach
+        the host (see O(connection_address)). Without it the module refuses, so a typo cannot cut the
+        host off.
+    type: bool
+    default: false
+  connection_address:
+    description:
+      - The address the controller uses to reach this host. The interface that carries it is never
+        enslaved, moved or deleted unless O(force=true).
+      - Filled in from C(ansible_host) by the collection's action plugin; the server address of
+        C(SSH_CONNECTION) on the host is protected too. Host names are not resolved.
+    type: str
+"""

@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Ansible glue shared by the modules (private to the collection).
+
+The only layer below ``plugins/modules`` that knows about AnsibleModule.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import traceback
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.netfabric.netns.plugins.module_utils import kernel
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
+
+NETNS_OPTION = {"netns": {"type": "str"}}
+STATE_OPTION = {"state": {"type": "str", "choices": ["present", "absent"], "default": "present"}}
+GUARD_OPTIONS = {"force": {"type": "bool", "default": False}, "connection_address": {"type": "str"}}
+
+
+def argument_spec(*parts, **options):
+    spec = {}
+    for part in parts:
+        spec.update(part)
+    spec.update(options)
+    return spec
+
+
+def require_pyroute2(module):
+    if kernel.PYROUTE2_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("pyroute2 >= 0.9"),
+                         exception="".join(traceback.format_exception(kernel.PYROUTE2_IMPORT_ERROR)))
+    if kernel.pyroute2_too_old(kernel.PYROUTE2_VERSION):
+        module.fail_json(msg=f"pyroute2 {kernel.PYROUTE2_VERSION} is too old: netfabric.netns needs pyroute2 >= 0.9 "
+                             "(Debian 12's python3-pyroute2 is 0.7.2; install a newer one with pip)")
+
+
+def connection_addresses(module):
+    """The addresses Ansible reaches this host on: ansible_host (passed by the action
+    plugin) when it is an IP address, and the server side of SSH_CONNECTION."""
+    candidates = [module.params.get("connection_address")]
+    ssh = os.environ.get("SSH_CONNECTION", "").split()
+    if len(ssh) == 4:
+        candidates.append(ssh[2])
+    found = []
+    for candidate in candidates:
+        try:
+            found.append(str(ipaddress.ip_address((candidate or "").split("%")[0])))
+        except ValueError:
+            continue
+    return found
+
+
+def run_module(module, resource_class, result_key):
+    """Build the resource, converge it, and exit with actions, diff and the state after."""
+    require_pyroute2(module)
+    # imported here so that a missing pyroute2 is reported by require_pyroute2 above
+    from ansible_collections.netfabric.netns.plugins.module_utils.engine import converge
+
+    try:
+        resource = resource_class.from_params(module.params)
+        result = converge([resource], module.check_mode, connection_addresses(module))
+    except NetfabricError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    before, after = result.pop("diffs")[0]
+    if module._diff:
+        result["diff"] = {"before": before, "after": after}
+    result[result_key] = after
+    module.exit_json(**result)

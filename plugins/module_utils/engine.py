@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One entry point for every module: read, plan, apply (private to the collection)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader, Namespaces
+from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
+
+
+def converge(resources, check_mode=False, protected_addresses=(), path_of=lambda i, r: ""):
+    """Bring the host to the desired resources; returns the plan and what happened.
+
+    Validation of each resource already happened when it was built; the planner
+    adds the checks that need the host (missing namespaces, kinds, references).
+    In check mode the same plan is computed and nothing is applied.
+    """
+    namespaces = Namespaces()
+    try:
+        planner = Planner(KernelReader(namespaces), check_mode, protected_addresses)
+        plan = planner.plan_resources(resources, path_of)
+        warnings = list(plan.warnings)
+        if plan.actions and not check_mode:
+            applier = Applier(namespaces)
+            try:
+                applier.apply(plan.actions)
+            finally:
+                warnings.extend(applier.warnings)
+    finally:
+        namespaces.close()
+    return {
+        "changed": plan.changed,
+        "actions": [action.text for action in plan.actions],
+        "warnings": warnings,
+        "diffs": plan.diffs,
+    }
+
+
+def describe(netns=None):
+    """Facts: namespaces, and per namespace its links (with veth peers resolved) and routes."""
+    namespaces = Namespaces()
+    try:
+        reader = KernelReader(namespaces)
+        names = namespaces.names()
+        wanted = [None] + names if netns is None else [netns]
+        states = {}
+        for name in wanted:
+            if not namespaces.exists(name):
+                continue
+            state = reader.read(name)
+            state.routes = reader.read_routes(name)
+            states[name] = state
+        nsids = _nsids(namespaces, states)
+    finally:
+        namespaces.close()
+    return {
+        "namespaces": names,
+        "host": _facts(states[None], states, nsids) if None in states else None,
+        "netns": {name: _facts(state, states, nsids) for name, state in states.items() if name is not None},
+    }
+
+
+def _nsids(namespaces, states):
+    """For each read namespace: nsid -> name of the namespaces it can see."""
+    table = {}
+    for name in states:
+        ipr = namespaces.ipr(name)
+        seen = {}
+        for other in states:
+            if other == name:
+                continue
+            try:
+                nsid = ipr.get_netnsid(fd=namespaces.fd(other)).get("nsid")
+            except OSError:
+                nsid = None
+            if nsid is not None and nsid >= 0:
+                seen[nsid] = other
+        table[name] = seen
+    return table
+
+
+def _facts(state, states, nsids):
+    links = []
+    for link in sorted(state.links.values(), key=lambda lk: lk.index):
+        entry = {"name": link.name, "index": link.index, "kind": link.kind, "master": link.master,
+                 "mtu": link.mtu, "state": "up" if link.up else "down",
+                 "addresses": sorted(link.addresses, key=_address_key)}
+        if link.kind == "veth":
+            peer_ns = state.name if link.peer_nsid is None else nsids[state.name].get(link.peer_nsid, "?")
+            peer_state = states.get(peer_ns) if peer_ns != "?" else None
+            peer = peer_state.link_by_index(link.peer_index) if peer_state is not None else None
+            entry.update(peer=peer.name if peer else None, peer_netns=peer_ns if peer else None)
+        if link.kind == "bridge":
+            entry.update(stp=link.stp, vlan_filtering=link.vlan_filtering)
+        if link.hairpin is not None:
+            entry.update(hairpin=link.hairpin, isolated=link.isolated)
+        links.append(entry)
+    routes = [{"dst": "default" if r.dst.endswith("/0") else r.dst, "family": 6 if ":" in r.dst else 4,
+               "gateway": r.gateway, "dev": r.dev, "metric": r.metric, "table": r.table}
+              for r in state.routes if r.table != 255]
+    return {"links": links, "routes": routes}
+
+
+def _address_key(cidr):
+    iface = ipaddress.ip_interface(cidr)
+    return (iface.version, iface.ip)

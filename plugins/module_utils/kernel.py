@@ -1,0 +1,379 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kernel side of the engine, on pyroute2 (private to the collection).
+
+Namespaces are entered in-process with setns(2) and one netlink socket is kept
+per namespace; no helper processes are forked (pyroute2's ``IPRoute(netns=...)``
+forks one per namespace and creates a missing namespace by accident).
+The reader dumps links and addresses once per namespace, routes only where a
+route is planned; the applier executes the planner's actions in order and, when
+the kernel refuses one, deletes what this run created before it.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import socket
+from contextlib import contextmanager
+
+try:
+    import pyroute2
+    from pyroute2 import IPRoute
+    from pyroute2 import netns as pr_netns
+    from pyroute2.netlink.exceptions import NetlinkError
+except ImportError as exc:  # the modules report it through missing_required_lib
+    PYROUTE2_IMPORT_ERROR = exc
+    PYROUTE2_VERSION = None
+    NetlinkError = OSError
+else:
+    PYROUTE2_IMPORT_ERROR = None
+    PYROUTE2_VERSION = getattr(pyroute2, "__version__", "unknown")
+
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
+from ansible_collections.netfabric.netns.plugins.module_utils.model import is_link_local_v6, sysctl_path
+from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
+
+NETNS_DIR = "/run/netns"
+# Tests set it to k to make the k-th action fail, to prove the rollback of steps 1..k-1.
+FAILPOINT = "NETFABRIC_FAIL_AT_STEP"
+IFF_UP = 0x1
+RTN_UNICAST = 1
+FAMILIES = {socket.AF_INET: 4, socket.AF_INET6: 6}
+
+REASONS = {
+    errno.EPERM: "operation not permitted",
+    errno.ENOENT: "no such file or directory",
+    errno.ESRCH: "no such route",
+    errno.EBUSY: "device or resource busy",
+    errno.EEXIST: "already exists",
+    errno.ENODEV: "no such device",
+    errno.EINVAL: "invalid argument",
+    errno.ERANGE: "name longer than 15 bytes or value out of range",
+    errno.EOPNOTSUPP: "not supported by this kernel",
+    errno.EADDRNOTAVAIL: "address not available",
+    errno.ENETUNREACH: "the gateway is not on a connected network",
+    errno.ECANCELED: f"stopped by the test failpoint {FAILPOINT}",
+}
+
+
+def pyroute2_too_old(version):
+    """True for versions before 0.9, whose API this engine does not speak."""
+    try:
+        major, minor = (int(x) for x in str(version).split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) < (0, 9)
+
+
+def reason(exc):
+    code = getattr(exc, "code", None) or getattr(exc, "errno", None)
+    return REASONS.get(code, f"{exc} (errno {code})")
+
+
+class Namespaces:
+    """Enters named namespaces in this process and keeps one socket per namespace."""
+
+    def __init__(self):
+        self.home = os.open("/proc/self/ns/net", os.O_RDONLY)
+        self._sockets = {}
+        self._fds = {}
+
+    @staticmethod
+    def path(name):
+        return os.path.join(NETNS_DIR, name)
+
+    def exists(self, name):
+        return name is None or os.path.exists(self.path(name))
+
+    @staticmethod
+    def names():
+        try:
+            return sorted(os.listdir(NETNS_DIR))
+        except FileNotFoundError:
+            return []
+
+    @contextmanager
+    def inside(self, name):
+        if name is None:
+            yield
+            return
+        pr_netns.setns(self.path(name), flags=0)  # flags=0: never create one by accident
+        try:
+            yield
+        finally:
+            pr_netns.setns(self.home)
+
+    def ipr(self, name):
+        if name not in self._sockets:
+            with self.inside(name):
+                self._sockets[name] = IPRoute()
+        return self._sockets[name]
+
+    def fd(self, name):
+        if name is None:
+            return self.home
+        if name not in self._fds:
+            self._fds[name] = os.open(self.path(name), os.O_RDONLY)
+        return self._fds[name]
+
+    def create(self, name):
+        try:
+            pr_netns._create(name)  # unshare + bind mount, like `ip netns add`, in this process
+        finally:
+            pr_netns.setns(self.home)
+
+    def remove(self, name):
+        self._forget(name)
+        pr_netns.remove(name)
+
+    def pids(self, name):
+        return sorted(pr_netns.ns_pids().get(name, []))
+
+    def _forget(self, name):
+        sock = self._sockets.pop(name, None)
+        if sock is not None:
+            sock.close()
+        fd = self._fds.pop(name, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close(self):
+        for name in list(self._sockets) + list(self._fds):
+            self._forget(name)
+        os.close(self.home)
+
+
+def _attr(msg, name, default=None):
+    value = msg.get_attr(name)
+    return default if value is None else value
+
+
+class KernelReader:
+    """Observes namespaces through netlink: links and addresses in one pass each."""
+
+    def __init__(self, namespaces):
+        self.ns = namespaces
+        self._names = {}  # netns -> {index: ifname}
+
+    def netns_exists(self, name):
+        return self.ns.exists(name)
+
+    def read(self, name):
+        ipr = self.ns.ipr(name)
+        state = NetnsState(name)
+        by_index = {}
+        masters = {}
+        for msg in ipr.get_links():
+            link = _parse_link(msg)
+            by_index[link.index] = link
+            masters[link.name] = msg.get("master")
+            state.links[link.name] = link
+        for link in state.links.values():
+            master = by_index.get(masters[link.name])
+            link.master = master.name if master is not None else None
+        for msg in ipr.get_addr():
+            link = by_index.get(msg["index"])
+            address = msg.get("address")
+            if link is None or address is None:
+                continue
+            cidr = str(ipaddress.ip_interface(f"{address}/{msg['prefixlen']}"))
+            if not is_link_local_v6(cidr):
+                link.addresses.append(cidr)
+        self._names[name] = {i: link.name for i, link in by_index.items()}
+        return state
+
+    def read_routes(self, name):
+        names = self._names.get(name) or {}
+        routes = []
+        for msg in self.ns.ipr(name).route("dump"):
+            family = FAMILIES.get(msg["family"])
+            if family is None or msg["type"] != RTN_UNICAST:
+                continue
+            dst = msg.get("dst") or ("0.0.0.0" if family == 4 else "::")
+            routes.append(RouteEntry(
+                dst=str(ipaddress.ip_network(f"{dst}/{msg['dst_len']}", strict=False)),
+                table=msg.get("table") or msg["table"],
+                gateway=msg.get("gateway"),
+                dev=names.get(msg.get("oif")),
+                metric=msg.get("priority") or 0,
+                proto=msg["proto"],
+                scope=msg["scope"],
+            ))
+        return routes
+
+    def read_sysctl(self, name, key):
+        try:
+            with self.ns.inside(name), open(sysctl_path(key)) as handle:
+                return handle.read().strip()
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+
+def _parse_link(msg):
+    info = msg.get("linkinfo")
+    link = Link(
+        name=msg.get("ifname"),
+        index=msg["index"],
+        kind=info.get("kind") if info is not None else None,
+        mtu=msg.get("mtu"),
+        up=bool(msg["flags"] & IFF_UP),
+        peer_index=msg.get("link"),
+        peer_nsid=msg.get("link_netnsid"),
+    )
+    if info is None:
+        return link
+    if link.kind == "bridge":
+        data = info.get("data")
+        if data is not None:
+            link.stp = bool(_attr(data, "IFLA_BR_STP_STATE", 0))
+            link.vlan_filtering = bool(_attr(data, "IFLA_BR_VLAN_FILTERING", 0))
+    if info.get("slave_kind") == "bridge":
+        data = info.get("slave_data")
+        if data is not None:
+            link.hairpin = bool(_attr(data, "IFLA_BRPORT_MODE", 0))
+            link.isolated = bool(_attr(data, "IFLA_BRPORT_ISOLATED", 0))
+    return link
+
+
+class Applier:
+    """Executes planned actions; on a refusal, removes what this run created."""
+
+    def __init__(self, namespaces):
+        self.ns = namespaces
+        self.warnings = []
+        self._created = []  # ('netns', name) or ('link', netns, name), in order
+
+    def apply(self, actions):
+        done = []
+        fail_at = int(os.environ.get(FAILPOINT, "0") or 0)
+        for step, action in enumerate(actions, 1):
+            try:
+                if step == fail_at:
+                    raise OSError(errno.ECANCELED, f"stopped by {FAILPOINT}={fail_at}")
+                getattr(self, "do_" + action.op)(action.netns, **action.args)
+            except (NetlinkError, OSError) as exc:
+                undone = self._undo()
+                raise KernelError(
+                    f"{action.subject}: cannot {action.verb}: {reason(exc)}",
+                    completed=[a.text for a in done], failed=action.text, rolled_back=undone,
+                ) from exc
+            done.append(action)
+
+    def _undo(self):
+        undone = []
+        for entry in reversed(self._created):
+            try:
+                if entry[0] == "netns":
+                    self.ns.remove(entry[1])
+                else:
+                    ipr = self.ns.ipr(entry[1])
+                    ipr.link("del", index=self._index(entry[1], entry[2]))
+                undone.append(" ".join(str(e) for e in entry if e is not None))
+            except (NetlinkError, OSError):
+                pass
+        return undone
+
+    def _index(self, netns, name):
+        found = self.ns.ipr(netns).link_lookup(ifname=name)
+        if not found:
+            raise OSError(errno.ENODEV, f"no such device: {name}")
+        return found[0]
+
+    # one method per action op ----------------------------------------
+
+    def do_netns_add(self, netns, name):
+        self.ns.create(name)
+        self._created.append(("netns", name))
+
+    def do_netns_del(self, netns, name):
+        pids = self.ns.pids(name)
+        if pids:
+            self.warnings.append(f"namespace '{name}' removed while processes still run in it: "
+                                 f"PIDs {', '.join(map(str, pids))}")
+        self.ns.remove(name)
+
+    def do_link_add_veth(self, netns, name, peer, peer_netns, mtu=None):
+        peer_spec = {"ifname": peer}
+        extra = {}
+        if mtu:
+            peer_spec["mtu"] = extra["mtu"] = mtu
+        if peer_netns != netns:
+            peer_spec["net_ns_fd"] = self.ns.fd(peer_netns)  # born in its namespace, never moved
+        self.ns.ipr(netns).link("add", ifname=name, kind="veth", peer=peer_spec, **extra)
+        self._created.append(("link", netns, name))
+
+    def do_link_add_bridge(self, netns, name, mtu=None):
+        extra = {"mtu": mtu} if mtu else {}
+        self.ns.ipr(netns).link("add", ifname=name, kind="bridge", **extra)
+        self._created.append(("link", netns, name))
+
+    def do_link_del(self, netns, name):
+        self.ns.ipr(netns).link("del", index=self._index(netns, name))
+
+    def do_link_set(self, netns, name, up=None, mtu=None):
+        changes = {}
+        if mtu is not None:
+            changes["mtu"] = mtu
+        if up is not None:
+            changes["state"] = "up" if up else "down"
+        self.ns.ipr(netns).link("set", index=self._index(netns, name), **changes)
+
+    def do_link_master(self, netns, name, master):
+        master_index = self._index(netns, master) if master else 0
+        self.ns.ipr(netns).link("set", index=self._index(netns, name), master=master_index)
+
+    def do_bridge_set(self, netns, name, stp=None, vlan_filtering=None):
+        changes = {}
+        if stp is not None:
+            changes["br_stp_state"] = int(stp)
+        if vlan_filtering is not None:
+            changes["br_vlan_filtering"] = int(vlan_filtering)
+        self.ns.ipr(netns).link("set", index=self._index(netns, name), kind="bridge", **changes)
+
+    def do_brport_set(self, netns, name, hairpin=None, isolated=None):
+        changes = {}
+        if hairpin is not None:
+            changes["mode"] = int(hairpin)
+        if isolated is not None:
+            changes["isolated"] = int(isolated)
+        self.ns.ipr(netns).brport("set", index=self._index(netns, name), **changes)
+
+    def do_addr_add(self, netns, name, cidr):
+        iface = ipaddress.ip_interface(cidr)
+        self.ns.ipr(netns).addr("add", index=self._index(netns, name), address=str(iface.ip),
+                                prefixlen=iface.network.prefixlen)
+
+    def do_addr_del(self, netns, name, cidr):
+        iface = ipaddress.ip_interface(cidr)
+        self.ns.ipr(netns).addr("del", index=self._index(netns, name), address=str(iface.ip),
+                                prefixlen=iface.network.prefixlen)
+
+    def _route(self, command, netns, dst, gateway, dev, metric, table, family):
+        net = ipaddress.ip_network(dst)
+        spec = {"family": socket.AF_INET if family == 4 else socket.AF_INET6,
+                "dst_len": net.prefixlen, "table": table}
+        if net.prefixlen:
+            spec["dst"] = str(net.network_address)
+        if gateway:
+            spec["gateway"] = gateway
+        if dev:
+            spec["oif"] = self._index(netns, dev)
+        if metric is not None:
+            spec["priority"] = metric
+        self.ns.ipr(netns).route(command, **spec)
+
+    def do_route_add(self, netns, **route):
+        self._route("add", netns, **route)
+
+    def do_route_replace(self, netns, **route):
+        self._route("replace", netns, **route)
+
+    def do_route_del(self, netns, **route):
+        self._route("del", netns, **route)
+
+    def do_sysctl_set(self, netns, key, value):
+        with self.ns.inside(netns), open(sysctl_path(key), "w") as handle:
+            handle.write(value)

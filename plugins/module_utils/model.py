@@ -1,0 +1,420 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Typed desired state and its validation (private to the collection).
+
+Plain Python, no Ansible and no pyroute2: every check here runs before anything
+on the host is touched, and every message starts with the path of the offending
+option (``veths[3].peer_netns: ...`` in a topology, ``peer_netns: ...`` in a module).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
+
+IFNAMSIZ = 15  # bytes, without the terminating NUL
+ROUTE_TABLES = {"main": 254, "local": 255, "default": 253}
+_SYSCTL_KEY = re.compile(r"^net[./][A-Za-z0-9_.\-/]+$")
+
+
+def join(path, name):
+    """Path of a nested option: ``join('veths[3]', 'peer')`` -> ``veths[3].peer``."""
+    return f"{path}.{name}" if path else name
+
+
+# ---------------------------------------------------------------- checkers
+
+
+def check_state(path, value):
+    if value not in ("present", "absent"):
+        raise ValidationError(path, f"state must be 'present' or 'absent', got {value!r}")
+    return value
+
+
+def check_ifname(path, value):
+    if not isinstance(value, str) or not value:
+        raise ValidationError(path, f"interface name must be a non-empty string, got {value!r}")
+    if len(value.encode()) > IFNAMSIZ:
+        raise ValidationError(path, f"interface name '{value}' is longer than {IFNAMSIZ} bytes")
+    if value in (".", "..") or any(c in value for c in "/:") or any(c.isspace() for c in value):
+        raise ValidationError(path, f"interface name '{value}' may not be '.', '..' or contain '/', ':' or whitespace")
+    return value
+
+
+def check_netns_name(path, value):
+    """A name under /run/netns; None means the host's own namespace."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ValidationError(path, f"namespace name must be a non-empty string, got {value!r}")
+    if "/" in value or value in (".", "..") or "\0" in value:
+        raise ValidationError(path, f"namespace name '{value}' may not contain '/' or be '.' or '..'")
+    if len(value.encode()) > 255:
+        raise ValidationError(path, f"namespace name '{value[:20]}...' is longer than 255 bytes")
+    return value
+
+
+def check_cidr(path, value):
+    """An interface address with its prefix, normalised: '192.168.15.1/24'."""
+    if not isinstance(value, str) or "/" not in value:
+        raise ValidationError(path, f"'{value}' is not an address with a prefix length (e.g. 192.168.15.1/24)")
+    try:
+        return str(ipaddress.ip_interface(value))
+    except ValueError:
+        raise ValidationError(path, f"'{value}' is not a valid IPv4 or IPv6 address with prefix length") from None
+
+
+def check_cidr_list(path, values):
+    if values is None:
+        return None
+    if not isinstance(values, (list, tuple)):
+        raise ValidationError(path, f"must be a list of addresses with prefix length, got {values!r}")
+    result = []
+    for i, value in enumerate(values):
+        cidr = check_cidr(f"{path}[{i}]", value)
+        if cidr in result:
+            raise ValidationError(f"{path}[{i}]", f"address '{value}' is listed twice")
+        result.append(cidr)
+    return tuple(result)
+
+
+def check_ip(path, value):
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValidationError(path, f"'{value}' is not an IPv4 or IPv6 address") from None
+
+
+def check_network(path, value):
+    """A destination network; 'default' is returned as None (family decided later)."""
+    if value == "default":
+        return None
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as exc:
+        if "has host bits set" in str(exc):
+            raise ValidationError(path, f"'{value}' has host bits set (did you mean {ipaddress.ip_network(value, strict=False)}?)") from None
+        raise ValidationError(path, f"'{value}' is not 'default' or a network in CIDR notation (e.g. 10.1.0.0/16)") from None
+
+
+def check_int(path, value, low, high, what="value"):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value), 10)
+        except ValueError:
+            raise ValidationError(path, f"{what} must be an integer, got {value!r}") from None
+    if not low <= value <= high:
+        raise ValidationError(path, f"{what} {value} is out of range {low}-{high}")
+    return value
+
+
+def check_mtu(path, value):
+    return check_int(path, value, 68, 65535, "MTU")
+
+
+def check_ipv6_mtu(path, mtu, *address_lists):
+    """The kernel turns IPv6 off on a link below 1280 bytes and refuses its addresses."""
+    if mtu is None or mtu >= 1280:
+        return
+    for addresses in address_lists:
+        for cidr in addresses or ():
+            if ":" in cidr:
+                raise ValidationError(path, f"MTU {mtu} is below 1280, the minimum for the IPv6 address {cidr}")
+
+
+def check_table(path, value):
+    if value is None:
+        return None
+    if isinstance(value, str) and value in ROUTE_TABLES:
+        return ROUTE_TABLES[value]
+    return check_int(path, value, 1, 2**32 - 1, "routing table")
+
+
+def check_sysctls(path, values):
+    if values is None:
+        return None
+    if not isinstance(values, dict):
+        raise ValidationError(path, f"must be a dictionary of sysctl names and values, got {values!r}")
+    result = {}
+    for key, value in values.items():
+        if not isinstance(key, str) or not _SYSCTL_KEY.match(key) or ".." in key or "//" in key:
+            raise ValidationError(path, f"'{key}' is not a sysctl of the network namespace (net.*)")
+        if isinstance(value, bool):
+            value = "1" if value else "0"
+        if not isinstance(value, (str, int)) or "\n" in str(value):
+            raise ValidationError(join(path, key), f"sysctl value must be a string or integer, got {value!r}")
+        result[key] = str(value).strip()
+    return result
+
+
+def sysctl_path(key):
+    """'net.ipv4.ip_forward' -> '/proc/sys/net/ipv4/ip_forward' ('/' keeps dots in names)."""
+    if "/" in key:
+        return "/proc/sys/" + key
+    return "/proc/sys/" + key.replace(".", "/")
+
+
+def family_of(cidr):
+    return 6 if ":" in cidr else 4
+
+
+def is_link_local_v6(cidr):
+    return ":" in cidr and ipaddress.ip_interface(cidr).ip.is_link_local
+
+
+# --------------------------------------------------------------- resources
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Common fields: where the resource lives and whether it should exist."""
+
+    kind = "resource"
+
+    def describe(self):  # pragma: no cover - every subclass overrides it
+        raise NotImplementedError
+
+
+def _where(netns):
+    return f"netns {netns}" if netns else "host"
+
+
+@dataclass(frozen=True)
+class Namespace(Resource):
+    name: str
+    state: str = "present"
+    loopback: Optional[bool] = True
+    forwarding: Optional[bool] = None
+    sysctls: Optional[dict] = None
+
+    kind = "netns"
+
+    @classmethod
+    def from_params(cls, p, path=""):
+        return cls(
+            name=check_netns_name(join(path, "name"), _required(p, "name", path)),
+            state=check_state(join(path, "state"), p.get("state") or "present"),
+            loopback=p.get("loopback", True),
+            forwarding=p.get("forwarding"),
+            sysctls=check_sysctls(join(path, "sysctls"), p.get("sysctls")),
+        )
+
+    def desired_sysctls(self):
+        """Forwarding first: writing ip_forward resets conf.*.forwarding."""
+        values = {}
+        if self.forwarding is not None:
+            flag = "1" if self.forwarding else "0"
+            values["net.ipv4.ip_forward"] = flag
+            values["net.ipv6.conf.all.forwarding"] = flag
+        values.update(self.sysctls or {})
+        return values
+
+    def describe(self):
+        return f"namespace '{self.name}'"
+
+
+@dataclass(frozen=True)
+class Veth(Resource):
+    name: str
+    peer: Optional[str] = None
+    netns: Optional[str] = None
+    peer_netns: Optional[str] = None
+    addresses: Optional[tuple] = None
+    peer_addresses: Optional[tuple] = None
+    bridge: Optional[str] = None
+    peer_bridge: Optional[str] = None
+    mtu: Optional[int] = None
+    up: Optional[bool] = True
+    state: str = "present"
+    force: bool = False
+
+    kind = "veth"
+
+    @classmethod
+    def from_params(cls, p, path=""):
+        state = check_state(join(path, "state"), p.get("state") or "present")
+        veth = cls(
+            name=check_ifname(join(path, "name"), _required(p, "name", path)),
+            peer=check_ifname(join(path, "peer"), p["peer"]) if p.get("peer") is not None else None,
+            netns=check_netns_name(join(path, "netns"), p.get("netns")),
+            peer_netns=check_netns_name(join(path, "peer_netns"), p.get("peer_netns")),
+            addresses=check_cidr_list(join(path, "addresses"), p.get("addresses")),
+            peer_addresses=check_cidr_list(join(path, "peer_addresses"), p.get("peer_addresses")),
+            bridge=check_ifname(join(path, "bridge"), p["bridge"]) if p.get("bridge") else None,
+            peer_bridge=check_ifname(join(path, "peer_bridge"), p["peer_bridge"]) if p.get("peer_bridge") else None,
+            mtu=check_mtu(join(path, "mtu"), p.get("mtu")),
+            up=p.get("up", True),
+            state=state,
+            force=bool(p.get("force")),
+        )
+        check_ipv6_mtu(join(path, "mtu"), veth.mtu, veth.addresses, veth.peer_addresses)
+        if state == "present" and veth.peer is None:
+            raise ValidationError(join(path, "peer"), "is required when state is present")
+        if veth.peer is not None and veth.peer == veth.name and veth.peer_netns == veth.netns:
+            raise ValidationError(join(path, "peer"), f"'{veth.peer}' is the same name in the same namespace as name")
+        for end, bridge in (("name", veth.bridge), ("peer", veth.peer_bridge)):
+            if bridge is not None and bridge == getattr(veth, end):
+                raise ValidationError(join(path, "bridge" if end == "name" else "peer_bridge"),
+                                      f"'{bridge}' cannot be attached to itself")
+        return veth
+
+    def ends(self):
+        """The two ends as (name, netns, addresses, bridge)."""
+        return ((self.name, self.netns, self.addresses, self.bridge),
+                (self.peer, self.peer_netns, self.peer_addresses, self.peer_bridge))
+
+    def describe(self):
+        return f"veth '{self.name}' ({_where(self.netns)})"
+
+
+@dataclass(frozen=True)
+class Bridge(Resource):
+    name: str
+    netns: Optional[str] = None
+    addresses: Optional[tuple] = None
+    mtu: Optional[int] = None
+    stp: Optional[bool] = None
+    vlan_filtering: Optional[bool] = None
+    up: Optional[bool] = True
+    state: str = "present"
+    force: bool = False
+
+    kind = "bridge"
+
+    @classmethod
+    def from_params(cls, p, path=""):
+        bridge = cls(
+            name=check_ifname(join(path, "name"), _required(p, "name", path)),
+            netns=check_netns_name(join(path, "netns"), p.get("netns")),
+            addresses=check_cidr_list(join(path, "addresses"), p.get("addresses")),
+            mtu=check_mtu(join(path, "mtu"), p.get("mtu")),
+            stp=p.get("stp"),
+            vlan_filtering=p.get("vlan_filtering"),
+            up=p.get("up", True),
+            state=check_state(join(path, "state"), p.get("state") or "present"),
+            force=bool(p.get("force")),
+        )
+        check_ipv6_mtu(join(path, "mtu"), bridge.mtu, bridge.addresses)
+        return bridge
+
+    def describe(self):
+        return f"bridge '{self.name}' ({_where(self.netns)})"
+
+
+@dataclass(frozen=True)
+class BridgePort(Resource):
+    bridge: str
+    port: str
+    netns: Optional[str] = None
+    hairpin: Optional[bool] = None
+    isolated: Optional[bool] = None
+    state: str = "present"
+    force: bool = False
+
+    kind = "bridge_port"
+
+    @classmethod
+    def from_params(cls, p, path=""):
+        port = cls(
+            bridge=check_ifname(join(path, "bridge"), _required(p, "bridge", path)),
+            port=check_ifname(join(path, "port"), _required(p, "port", path)),
+            netns=check_netns_name(join(path, "netns"), p.get("netns")),
+            hairpin=p.get("hairpin"),
+            isolated=p.get("isolated"),
+            state=check_state(join(path, "state"), p.get("state") or "present"),
+            force=bool(p.get("force")),
+        )
+        if port.port == port.bridge:
+            raise ValidationError(join(path, "port"), f"'{port.port}' cannot be attached to itself")
+        return port
+
+    def describe(self):
+        return f"bridge '{self.bridge}' ({_where(self.netns)})"
+
+
+@dataclass(frozen=True)
+class AddressSet(Resource):
+    """Addresses on an interface the collection does not own (netns_address)."""
+
+    interface: str
+    addresses: tuple = field(default_factory=tuple)
+    netns: Optional[str] = None
+    state: str = "present"
+    force: bool = False
+
+    kind = "address"
+
+    @classmethod
+    def from_params(cls, p, path=""):
+        return cls(
+            interface=check_ifname(join(path, "interface"), _required(p, "interface", path)),
+            addresses=check_cidr_list(join(path, "addresses"), _required(p, "addresses", path)),
+            netns=check_netns_name(join(path, "netns"), p.get("netns")),
+            state=check_state(join(path, "state"), p.get("state") or "present"),
+            force=bool(p.get("force")),
+        )
+
+    def describe(self):
+        return f"interface '{self.interface}' ({_where(self.netns)})"
+
+
+@dataclass(frozen=True)
+class Route(Resource):
+    dst: str  # normalised network, '0.0.0.0/0' or '::/0' for default
+    gateway: Optional[str] = None
+    dev: Optional[str] = None
+    metric: Optional[int] = None
+    table: Optional[int] = None
+    netns: Optional[str] = None
+    state: str = "present"
+
+    kind = "route"
+
+    @classmethod
+    def from_params(cls, p, path=""):
+        raw_dst = _required(p, "dst", path)
+        dst = check_network(join(path, "dst"), raw_dst)
+        gateway = check_ip(join(path, "gateway"), p["gateway"]) if p.get("gateway") else None
+        dev = check_ifname(join(path, "dev"), p["dev"]) if p.get("dev") else None
+        state = check_state(join(path, "state"), p.get("state") or "present")
+        if dst is None:
+            dst = "::/0" if gateway and ":" in gateway else "0.0.0.0/0"
+        if gateway and family_of(gateway) != family_of(dst):
+            raise ValidationError(join(path, "gateway"), f"'{gateway}' is not of the same address family as dst '{raw_dst}'")
+        if state == "present" and not gateway and not dev:
+            raise ValidationError(path, "a route needs gateway or dev (or both)")
+        return cls(
+            dst=dst,
+            gateway=gateway,
+            dev=dev,
+            metric=check_int(join(path, "metric"), p.get("metric"), 0, 2**32 - 1, "metric"),
+            table=check_table(join(path, "table"), p.get("table")),
+            netns=check_netns_name(join(path, "netns"), p.get("netns")),
+            state=state,
+        )
+
+    @property
+    def family(self):
+        return family_of(self.dst)
+
+    def label(self):
+        dst = "default" if self.dst.endswith("/0") else self.dst
+        return dst + (" (IPv6)" if self.family == 6 and dst == "default" else "")
+
+    def describe(self):
+        table = "" if self.table in (None, 254) else f", table {self.table}"
+        return f"route {self.label()} ({_where(self.netns)}{table})"
+
+
+def _required(params, name, path):
+    value = params.get(name)
+    if value is None or value == "":
+        raise ValidationError(join(path, name), "is required")
+    return value

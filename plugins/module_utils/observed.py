@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Observed kernel state as plain data (private to the collection).
+
+The reader fills these from netlink; unit tests build them by hand; the planner
+reads them and, while planning, records what the plan will create, so that
+later resources of the same run see it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class Link:
+    name: str
+    index: Optional[int]  # None: planned by this run, not created yet
+    kind: Optional[str] = None  # 'veth', 'bridge', ... None for plain devices (lo, eth0)
+    master: Optional[str] = None  # name of the bridge it is attached to
+    peer_index: Optional[int] = None  # veth: IFLA_LINK, the peer's index in its namespace
+    peer_nsid: Optional[int] = None  # veth: set when the peer lives in another namespace
+    mtu: int = 1500
+    up: bool = False  # administrative state (IFF_UP)
+    addresses: list = field(default_factory=list)  # 'a.b.c.d/len', IPv6 link-local left out
+    hairpin: Optional[bool] = None  # bridge port only
+    isolated: Optional[bool] = None  # bridge port only
+    stp: Optional[bool] = None  # bridge only
+    vlan_filtering: Optional[bool] = None  # bridge only
+
+
+@dataclass
+class RouteEntry:
+    dst: str  # '10.1.0.0/16', '0.0.0.0/0', '::/0'
+    table: int = 254
+    gateway: Optional[str] = None
+    dev: Optional[str] = None
+    metric: Optional[int] = None
+    proto: Optional[int] = None
+    scope: Optional[int] = None
+
+
+@dataclass
+class NetnsState:
+    name: Optional[str]  # None: the host's own namespace
+    links: dict = field(default_factory=dict)  # ifname -> Link
+    routes: Optional[list] = None  # RouteEntry list; None until read
+    sysctls: dict = field(default_factory=dict)  # key -> value, filled on demand
+    planned: bool = False  # created by this run (nothing to read in the kernel)
+
+    def link_by_index(self, index):
+        for link in self.links.values():
+            if link.index == index and index is not None:
+                return link
+        return None

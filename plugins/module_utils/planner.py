@@ -1,0 +1,412 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Desired state + observed state -> ordered actions (private to the collection).
+
+The planner never touches the kernel: it asks a reader for observed state, one
+namespace at a time, and returns the list of actions that check mode reports,
+diff mode shows and the applier executes. Resources are planned in order; what
+an earlier resource will create is recorded in the observed state, so that a
+later one (or a later task in check mode) can refer to it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.model import (
+    family_of,
+    is_link_local_v6,
+    join,
+)
+from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
+
+# Values of a namespace the kernel has just created, so a new namespace is not
+# reported as changing them to what they already are.
+FRESH_NETNS_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0"}
+
+
+def where(netns):
+    return f"netns '{netns}'" if netns else "the host namespace"
+
+
+@dataclass
+class Action:
+    op: str  # what the applier calls
+    netns: Optional[str]  # the namespace it runs in (None: host)
+    subject: str  # "bridge 'v-net-0' (host)"
+    verb: str  # "enslave 'veth-red-br'"
+    args: dict = field(default_factory=dict)
+
+    @property
+    def text(self):
+        return f"{self.subject}: {self.verb}"
+
+
+@dataclass
+class Plan:
+    actions: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    diffs: list = field(default_factory=list)  # (before, after) per resource, in order
+
+    @property
+    def changed(self):
+        return bool(self.actions)
+
+
+class Planner:
+    """Plans resources one after another against one lazily read view of the host."""
+
+    def __init__(self, reader, check_mode=False, protected_addresses=()):
+        self.reader = reader
+        self.check_mode = check_mode
+        self.protected = {str(ipaddress.ip_address(a)) for a in protected_addresses}
+        self.plan = Plan()
+        self._namespaces = {}  # name -> NetnsState, or None when it does not exist
+
+    # ------------------------------------------------------------ the view
+
+    def namespace(self, name, path, required=True):
+        """Observed (or planned) state of a namespace; None if absent and not required."""
+        if name not in self._namespaces:
+            if name is None or self.reader.netns_exists(name):
+                self._namespaces[name] = self.reader.read(name)
+            else:
+                self._namespaces[name] = None
+        state = self._namespaces[name]
+        if state is None and required:
+            if not self.check_mode:
+                raise ValidationError(path, f"namespace '{name}' does not exist")
+            self.plan.warnings.append(
+                f"{path}: namespace '{name}' does not exist; check mode assumes an earlier task creates it")
+            state = self._namespaces[name] = NetnsState(name, planned=True)
+        return state
+
+    def routes(self, ns):
+        if ns.routes is None:
+            ns.routes = [] if ns.planned else self.reader.read_routes(ns.name)
+        return ns.routes
+
+    def sysctl(self, ns, key, path):
+        if key not in ns.sysctls:
+            if ns.planned:
+                ns.sysctls[key] = FRESH_NETNS_SYSCTLS.get(key)
+            else:
+                value = self.reader.read_sysctl(ns.name, key)
+                if value is None:
+                    raise ValidationError(path, f"'{key}' does not exist in {where(ns.name)}")
+                ns.sysctls[key] = value
+        return ns.sysctls[key]
+
+    def existing_link(self, ns, name, path, kind=None, what="interface"):
+        """A link that must exist (or be planned); check mode assumes it will."""
+        link = ns.links.get(name)
+        if link is None:
+            if not (self.check_mode or ns.planned):
+                raise ValidationError(path, f"{what} '{name}' does not exist in {where(ns.name)}")
+            if not ns.planned:
+                self.plan.warnings.append(
+                    f"{path}: {what} '{name}' does not exist in {where(ns.name)}; "
+                    "check mode assumes an earlier task creates it")
+            link = ns.links[name] = Link(name, None, kind=kind)
+        if kind is not None and link.kind != kind:
+            raise ValidationError(path, f"'{name}' in {where(ns.name)} is a {link.kind or 'device'}, not a {kind}")
+        return link
+
+    def guard(self, link, ns, verb, force, path):
+        """Never enslave, move or delete the interface that carries the connection."""
+        if force or not self.protected:
+            return
+        carried = sorted(self.protected & {a.split("/")[0] for a in link.addresses})
+        if carried:
+            raise ValidationError(
+                path, f"refusing to {verb} '{link.name}' in {where(ns.name)}: it carries the Ansible "
+                      f"connection address {carried[0]} (set force: true to do it anyway)")
+
+    def add(self, op, netns, subject, verb, **args):
+        self.plan.actions.append(Action(op, netns, subject, verb, args))
+
+    # ------------------------------------------------------------ resources
+
+    def plan_resources(self, resources, path_of=lambda i, r: ""):
+        for i, resource in enumerate(resources):
+            before, after = getattr(self, "plan_" + resource.kind)(resource, path_of(i, resource))
+            self.plan.diffs.append((before, after))
+        return self.plan
+
+    def plan_netns(self, r, path):
+        ns = self.namespace(r.name, join(path, "name"), required=False)
+        subject = f"namespace '{r.name}'"
+        before = {"name": r.name, "state": "absent" if ns is None else "present"}
+        if r.state == "absent":
+            if ns is not None:
+                self.add("netns_del", None, subject, "delete", name=r.name)
+                self._namespaces[r.name] = None
+            return before, {"name": r.name, "state": "absent"}
+        if ns is None:
+            self.add("netns_add", None, subject, "create", name=r.name)
+            ns = self._namespaces[r.name] = NetnsState(r.name, planned=True)
+            ns.links["lo"] = Link("lo", None, mtu=65536)
+        after = {"name": r.name, "state": "present"}
+        lo = ns.links.get("lo")
+        if lo is not None:
+            before["loopback"] = lo.up if not ns.planned or lo.index is not None else False
+            if r.loopback is not None:
+                after["loopback"] = r.loopback
+                if lo.up != r.loopback:
+                    self.add("link_set", r.name, subject, "set loopback " + ("up" if r.loopback else "down"),
+                             name="lo", up=r.loopback)
+                    lo.up = r.loopback
+        wanted = r.desired_sysctls()
+        if wanted:
+            before["sysctls"], after["sysctls"] = {}, {}
+            for key, value in wanted.items():
+                current = self.sysctl(ns, key, join(path, "sysctls"))
+                before["sysctls"][key] = current
+                after["sysctls"][key] = value
+                if current != value:
+                    self.add("sysctl_set", r.name, subject, f"set {key}={value}", key=key, value=value)
+                    ns.sysctls[key] = value
+        return before, after
+
+    def _link_absent(self, r, ns, name, kind, path):
+        link = ns.links.get(name) if ns is not None else None
+        if link is None:
+            return False
+        if link.kind != kind:
+            raise ValidationError(path, f"'{name}' in {where(ns.name)} is a {link.kind or 'device'}, not a {kind}")
+        self.guard(link, ns, "delete", r.force, path)
+        self.add("link_del", ns.name, f"{kind} '{name}' ({_short(ns.name)})", "delete", name=name)
+        del ns.links[name]
+        return True
+
+    def plan_veth(self, r, path):
+        (name, netns, addrs, bridge), (peer, peer_netns, peer_addrs, peer_bridge) = r.ends()
+        if r.state == "absent":
+            ns = self.namespace(netns, join(path, "netns"), required=False)
+            before = self._veth_view(r, ns, None)
+            if not self._link_absent(r, ns, name, "veth", join(path, "name")) and peer:
+                pns = self.namespace(peer_netns, join(path, "peer_netns"), required=False)
+                self._link_absent(r, pns, peer, "veth", join(path, "peer"))
+            return before, {"name": name, "netns": netns, "state": "absent"}
+
+        ns = self.namespace(netns, join(path, "netns"))
+        pns = self.namespace(peer_netns, join(path, "peer_netns"))
+        a, b = ns.links.get(name), pns.links.get(peer)
+        for link, owner, p in ((a, ns, "name"), (b, pns, "peer")):
+            if link is not None and link.kind != "veth":
+                raise ValidationError(join(path, p), f"'{link.name}' exists in {where(owner.name)} as a "
+                                      f"{link.kind or 'device'}, not a veth")
+        before = self._veth_view(r, ns, pns)
+        if (a or b) and not _paired(a, b, ns, pns):
+            # An end that belongs to another pair (or whose peer was moved elsewhere):
+            # delete it with its partner and create the pair as declared.
+            for link, owner, p in ((a, ns, "name"), (b, pns, "peer")):
+                if link is not None:
+                    self.guard(link, owner, "delete", r.force, join(path, p))
+                    self.add("link_del", owner.name, f"veth '{link.name}' ({_short(owner.name)})",
+                             "delete (not paired as declared)", name=link.name)
+                    del owner.links[link.name]
+            a = b = None
+        if a is None:
+            self.add("link_add_veth", netns, r.describe(),
+                     f"create with peer '{peer}' ({_short(peer_netns)})" + (f", mtu {r.mtu}" if r.mtu else ""),
+                     name=name, peer=peer, peer_netns=peer_netns, mtu=r.mtu)
+            a = ns.links[name] = Link(name, None, kind="veth", mtu=r.mtu or 1500)
+            b = pns.links[peer] = Link(peer, None, kind="veth", mtu=r.mtu or 1500)
+        for link, owner, addresses, master, p in ((a, ns, addrs, bridge, "bridge"),
+                                                  (b, pns, peer_addrs, peer_bridge, "peer_bridge")):
+            self._link_settings(r, owner, link, "veth", addresses, r.mtu, r.up, join(path, p))
+            if master is not None:
+                self._attach(r, owner, link, master, join(path, p))
+        return before, self._veth_view(r, ns, pns)
+
+    def _veth_view(self, r, ns, pns):
+        view = {"name": r.name, "netns": r.netns, "state": "absent"}
+        a = ns.links.get(r.name) if ns is not None else None
+        if a is None:
+            return view
+        b = pns.links.get(r.peer) if pns is not None else None
+        view.update(state="present", mtu=a.mtu, up=a.up, addresses=sorted(a.addresses), bridge=a.master)
+        if b is not None and _paired(a, b, ns, pns):
+            view.update(peer=r.peer, peer_netns=r.peer_netns, peer_addresses=sorted(b.addresses),
+                        peer_bridge=b.master, peer_up=b.up)
+        return view
+
+    def plan_bridge(self, r, path):
+        if r.state == "absent":
+            ns = self.namespace(r.netns, join(path, "netns"), required=False)
+            before = _link_view(r, ns.links.get(r.name) if ns else None)
+            self._link_absent(r, ns, r.name, "bridge", join(path, "name"))
+            return before, {"name": r.name, "netns": r.netns, "state": "absent"}
+        ns = self.namespace(r.netns, join(path, "netns"))
+        link = ns.links.get(r.name)
+        if link is not None and link.kind != "bridge":
+            raise ValidationError(join(path, "name"),
+                                  f"'{r.name}' exists in {where(ns.name)} as a {link.kind or 'device'}, not a bridge")
+        before = _link_view(r, link)
+        if link is None:
+            self.add("link_add_bridge", r.netns, r.describe(), "create" + (f", mtu {r.mtu}" if r.mtu else ""),
+                     name=r.name, mtu=r.mtu)
+            link = ns.links[r.name] = Link(r.name, None, kind="bridge", mtu=r.mtu or 1500, stp=False,
+                                           vlan_filtering=False)
+        for option in ("stp", "vlan_filtering"):
+            wanted = getattr(r, option)
+            if wanted is not None and getattr(link, option) != wanted:
+                self.add("bridge_set", r.netns, r.describe(), f"set {option} {'on' if wanted else 'off'}",
+                         name=r.name, **{option: wanted})
+                setattr(link, option, wanted)
+        self._link_settings(r, ns, link, "bridge", r.addresses, r.mtu, r.up, path)
+        return before, _link_view(r, link)
+
+    def plan_bridge_port(self, r, path):
+        ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
+        port = ns.links.get(r.port) if ns is not None else None
+        before = {"bridge": r.bridge, "port": r.port, "netns": r.netns,
+                  "state": "present" if port is not None and port.master == r.bridge else "absent"}
+        if port is not None and port.master == r.bridge:
+            before.update(hairpin=port.hairpin, isolated=port.isolated)
+        if r.state == "absent":
+            if before["state"] == "present":
+                self.add("link_master", r.netns, r.describe(), f"release '{r.port}'", name=r.port, master=None)
+                port.master = None
+            return before, {"bridge": r.bridge, "port": r.port, "netns": r.netns, "state": "absent"}
+        self.existing_link(ns, r.bridge, join(path, "bridge"), kind="bridge", what="bridge")
+        port = self.existing_link(ns, r.port, join(path, "port"))
+        self._attach(r, ns, port, r.bridge, join(path, "port"))
+        settings = {k: getattr(r, k) for k in ("hairpin", "isolated") if getattr(r, k) is not None}
+        changes = {k: v for k, v in settings.items() if getattr(port, k) != v}
+        if changes:
+            text = ", ".join(f"{k} {'on' if v else 'off'}" for k, v in changes.items())
+            self.add("brport_set", r.netns, r.describe(), f"set port '{r.port}' {text}", name=r.port, **changes)
+            for key, value in changes.items():
+                setattr(port, key, value)
+        after = {"bridge": r.bridge, "port": r.port, "netns": r.netns, "state": "present"}
+        after.update(hairpin=port.hairpin, isolated=port.isolated)
+        return before, after
+
+    def plan_address(self, r, path):
+        ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
+        link = ns.links.get(r.interface) if ns is not None else None
+        before = {"interface": r.interface, "netns": r.netns, "addresses": sorted(link.addresses) if link else []}
+        subject = f"interface '{r.interface}' ({_short(r.netns)})"
+        if r.state == "absent":
+            for cidr in r.addresses:
+                if link is not None and cidr in link.addresses:
+                    if cidr.split("/")[0] in self.protected and not r.force:
+                        raise ValidationError(join(path, "addresses"), f"refusing to remove {cidr} from "
+                                              f"'{r.interface}': it is the Ansible connection address")
+                    self.add("addr_del", r.netns, subject, f"remove address {cidr}", name=r.interface, cidr=cidr)
+                    link.addresses.remove(cidr)
+        else:
+            link = self.existing_link(ns, r.interface, join(path, "interface"))
+            for cidr in r.addresses:
+                if cidr not in link.addresses:
+                    self.add("addr_add", r.netns, subject, f"add address {cidr}", name=r.interface, cidr=cidr)
+                    link.addresses.append(cidr)
+        return before, {"interface": r.interface, "netns": r.netns,
+                        "addresses": sorted(link.addresses) if link else []}
+
+    def plan_route(self, r, path):
+        ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
+        table = r.table or 254
+        routes = self.routes(ns) if ns is not None else []
+        same_key = [e for e in routes if e.table == table and e.dst == r.dst
+                    and (r.metric is None or e.metric == r.metric)]
+        before = {"dst": r.label(), "netns": r.netns, "table": table, "state": "absent"}
+        if same_key:
+            before.update(_route_view(same_key[0]))
+        subject = r.describe()
+        if r.state == "absent":
+            for entry in same_key:
+                if (r.gateway is None or entry.gateway == r.gateway) and (r.dev is None or entry.dev == r.dev):
+                    self.add("route_del", r.netns, subject, "delete" + _via(entry.gateway, entry.dev),
+                             **_route_args(entry))
+                    routes.remove(entry)
+            return before, {"dst": r.label(), "netns": r.netns, "table": table, "state": "absent"}
+        if r.dev is not None:
+            self.existing_link(ns, r.dev, join(path, "dev"))
+        wanted = RouteEntry(dst=r.dst, table=table, gateway=r.gateway, dev=r.dev, metric=r.metric)
+        current = same_key[0] if same_key else None
+        if current is None:
+            self.add("route_add", r.netns, subject, "add" + _via(r.gateway, r.dev), **_route_args(wanted))
+            routes.append(wanted)
+        elif current.gateway != r.gateway or (r.dev is not None and current.dev != r.dev):
+            wanted.metric = current.metric
+            self.add("route_replace", r.netns, subject,
+                     f"replace{_via(current.gateway, current.dev)} with{_via(r.gateway, r.dev)}",
+                     **_route_args(wanted))
+            routes[routes.index(current)] = wanted
+        else:
+            wanted = current
+        after = {"dst": r.label(), "netns": r.netns, "table": table}
+        after.update(_route_view(wanted))
+        return before, after
+
+    # ------------------------------------------------------------ shared steps
+
+    def _link_settings(self, r, ns, link, kind, addresses, mtu, up, path):
+        """Addresses (the whole set), MTU and up/down of a link the collection owns."""
+        subject = f"{kind} '{link.name}' ({_short(ns.name)})"
+        if addresses is not None:
+            for cidr in addresses:
+                if cidr not in link.addresses:
+                    self.add("addr_add", ns.name, subject, f"add address {cidr}", name=link.name, cidr=cidr)
+            for cidr in list(link.addresses):
+                if cidr not in addresses and not is_link_local_v6(cidr):
+                    self.add("addr_del", ns.name, subject, f"remove address {cidr}", name=link.name, cidr=cidr)
+            link.addresses = list(addresses) + [a for a in link.addresses if is_link_local_v6(a)]
+        if mtu is not None and link.mtu != mtu:
+            self.add("link_set", ns.name, subject, f"set mtu {mtu}", name=link.name, mtu=mtu)
+            link.mtu = mtu
+        if up is not None and link.up != up:
+            self.add("link_set", ns.name, subject, "set up" if up else "set down", name=link.name, up=up)
+            link.up = up
+
+    def _attach(self, r, ns, link, bridge, path):
+        if link.master == bridge:
+            return
+        self.existing_link(ns, bridge, path, kind="bridge", what="bridge")
+        self.guard(link, ns, "enslave", r.force, path)
+        self.add("link_master", ns.name, f"bridge '{bridge}' ({_short(ns.name)})", f"enslave '{link.name}'",
+                 name=link.name, master=bridge)
+        link.master = bridge
+
+
+def _short(netns):
+    return f"netns {netns}" if netns else "host"
+
+
+def _paired(a, b, ns, pns):
+    if a is None or b is None or a.kind != "veth" or b.kind != "veth":
+        return False
+    if a.index is None or b.index is None:  # planned by this run
+        return a.index is None and b.index is None
+    same = ns.name == pns.name
+    return (a.peer_index == b.index and b.peer_index == a.index
+            and (a.peer_nsid is None) == same and (b.peer_nsid is None) == same)
+
+
+def _link_view(r, link):
+    view = {"name": r.name, "netns": r.netns, "state": "absent"}
+    if link is not None:
+        view.update(state="present", mtu=link.mtu, up=link.up, addresses=sorted(link.addresses))
+        if link.kind == "bridge":
+            view.update(stp=link.stp, vlan_filtering=link.vlan_filtering)
+    return view
+
+
+def _via(gateway, dev):
+    return (f" via {gateway}" if gateway else "") + (f" dev {dev}" if dev else "")
+
+
+def _route_args(entry):
+    return {"dst": entry.dst, "gateway": entry.gateway, "dev": entry.dev, "metric": entry.metric,
+            "table": entry.table, "family": family_of(entry.dst)}
+
+
+def _route_view(entry):
+    return {"state": "present", "gateway": entry.gateway, "dev": entry.dev, "metric": entry.metric}
