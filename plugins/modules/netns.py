@@ -1,0 +1,131 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: netns
+short_description: Manage named network namespaces
+version_added: 0.1.0
+description:
+  - Creates or removes a named network namespace under C(/run/netns), like C(ip netns add) and C(ip netns del),
+    in the module's own process (no helper process, no C(ip) command).
+  - Optionally brings the loopback interface up, turns on IP forwarding inside the namespace and sets other
+    C(net.*) sysctls of the namespace.
+  - Names are matched exactly; a namespace is never created by accident by another module.
+options:
+  name:
+    description:
+      - Name of the namespace. It may not contain C(/) and may not be C(.) or C(..).
+    type: str
+    required: true
+  loopback:
+    description:
+      - Bring the namespace's C(lo) up (V(true)) or down (V(false)). A new namespace starts with C(lo) down.
+    type: bool
+    default: true
+  forwarding:
+    description:
+      - Set C(net.ipv4.ip_forward) and C(net.ipv6.conf.all.forwarding) inside the namespace, so it routes
+        between its interfaces (a router namespace).
+      - Omitted leaves both as they are.
+    type: bool
+  sysctls:
+    description:
+      - Other C(net.*) sysctls of the namespace, for example C(net.ipv4.conf.all.rp_filter). Values are
+        compared as text, booleans become C(1) and C(0).
+      - Written after O(forwarding), because writing C(net.ipv4.ip_forward) resets every C(conf.*.forwarding).
+      - Use C(/) as separator to name an interface with a dot, e.g. C(net/ipv4/conf/eth0.10/rp_filter).
+      - A sysctl that does not exist in the namespace is an error, found before anything changes.
+    type: dict
+notes:
+  - With O(state=absent) the name is removed like C(ip netns del) even while processes still run inside;
+    the module warns with their PIDs. The namespace itself lives on until they exit.
+extends_documentation_fragment:
+  - netfabric.netns.common
+  - netfabric.netns.common.attributes
+seealso:
+  - module: netfabric.netns.veth
+  - module: netfabric.netns.netns_info
+author:
+  - Netfabric developers (@netfabric)
+"""
+
+EXAMPLES = r"""
+- name: Create the namespaces red and blue
+  netfabric.netns.netns:
+    name: "{{ item }}"
+  loop: [red, blue]
+
+- name: A router namespace that forwards between its interfaces
+  netfabric.netns.netns:
+    name: router
+    forwarding: true
+    sysctls:
+      net.ipv4.conf.all.rp_filter: 0
+
+- name: Remove the namespace blue
+  netfabric.netns.netns:
+    name: blue
+    state: absent
+"""
+
+RETURN = r"""
+actions:
+  description: What the module did, or in check mode would do, in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["namespace 'red': create", "namespace 'red': set loopback up"]
+netns:
+  description: The namespace after the run (in check mode, as it would be).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Name of the namespace.
+      type: str
+      returned: always
+      sample: red
+    state:
+      description: V(present) or V(absent).
+      type: str
+      returned: always
+      sample: present
+    loopback:
+      description: Whether C(lo) is up, when O(loopback) is managed.
+      type: bool
+      returned: when present
+      sample: true
+    sysctls:
+      description: The managed sysctls and their values.
+      type: dict
+      returned: when O(forwarding) or O(sysctls) is set
+      sample: {"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netfabric.netns.plugins.module_utils.common import (
+    STATE_OPTION, argument_spec, run_module)
+from ansible_collections.netfabric.netns.plugins.module_utils.model import Namespace
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            STATE_OPTION,
+            name={"type": "str", "required": True},
+            loopback={"type": "bool", "default": True},
+            forwarding={"type": "bool"},
+            sysctls={"type": "dict"},
+        ),
+        supports_check_mode=True,
+    )
+    run_module(module, Namespace, "netns")
+
+
+if __name__ == "__main__":
+    main()

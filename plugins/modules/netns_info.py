@@ -1,0 +1,207 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: netns_info
+short_description: Gather facts about network namespaces, their links and routes
+version_added: 0.1.0
+description:
+  - Lists the named namespaces and, for the host and each namespace (or only O(netns)), its links (kind, veth
+    peer and the peer's namespace, bridge, addresses, MTU, state) and its routes, read through netlink.
+options:
+  netns:
+    description:
+      - Only report this namespace. Omitted reports the host's own namespace and every named namespace.
+      - A namespace that does not exist is reported in RV(namespaces) only by its absence; it is not an error.
+    type: str
+requirements:
+  - Linux, run as root.
+  - pyroute2 >= 0.9 on the managed host.
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details: The module only reads; it behaves the same in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+seealso:
+  - module: netfabric.netns.netns
+author:
+  - Netfabric developers (@netfabric)
+"""
+
+EXAMPLES = r"""
+- name: Everything
+  netfabric.netns.netns_info:
+  register: info
+
+- name: Red's links
+  ansible.builtin.debug:
+    msg: "{{ info.netns.red.links | map(attribute='name') }}"
+
+- name: Only blue
+  netfabric.netns.netns_info:
+    netns: blue
+  register: blue
+"""
+
+RETURN = r"""
+namespaces:
+  description: Names of all named namespaces (under C(/run/netns)), sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: [blue, red]
+host:
+  description: The host's own namespace, with the same keys as each entry of RV(netns). V(null) with O(netns).
+  returned: always
+  type: dict
+  sample: {"links": [], "routes": []}
+netns:
+  description: Per namespace name, its links and routes.
+  returned: always
+  type: dict
+  sample:
+    red:
+      links:
+        - name: veth-red
+          index: 2
+          kind: veth
+          peer: veth-red-br
+          peer_netns: null
+          master: null
+          mtu: 1500
+          state: up
+          addresses: [192.168.15.1/24]
+      routes:
+        - dst: default
+          family: 4
+          gateway: 192.168.15.5
+          dev: veth-red
+          metric: 0
+          table: 254
+  contains:
+    links:
+      description: The namespace's links, by index.
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        name:
+          description: Interface name.
+          type: str
+          returned: always
+        index:
+          description: Interface index in its namespace.
+          type: int
+          returned: always
+        kind:
+          description: Link kind (C(veth), C(bridge), ...), V(null) for plain devices such as C(lo).
+          type: str
+          returned: always
+        master:
+          description: Bridge the link is attached to.
+          type: str
+          returned: always
+        mtu:
+          description: MTU.
+          type: int
+          returned: always
+        state:
+          description: Administrative state, V(up) or V(down).
+          type: str
+          returned: always
+        addresses:
+          description: Addresses with prefix length (IPv6 link-local left out).
+          type: list
+          elements: str
+          returned: always
+        peer:
+          description: Name of the veth's other end.
+          type: str
+          returned: for veth links
+        peer_netns:
+          description: Namespace of the other end; V(null) for the host (or unknown when RV(netns.links.peer) is V(null)).
+          type: str
+          returned: for veth links
+        stp:
+          description: Whether STP is on.
+          type: bool
+          returned: for bridges
+        vlan_filtering:
+          description: Whether VLAN filtering is on.
+          type: bool
+          returned: for bridges
+        hairpin:
+          description: Hairpin mode of a bridge port.
+          type: bool
+          returned: for bridge ports
+        isolated:
+          description: Port isolation of a bridge port.
+          type: bool
+          returned: for bridge ports
+    routes:
+      description: Unicast routes of every table but C(local).
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        dst:
+          description: Destination, V(default) for a default route.
+          type: str
+          returned: always
+        family:
+          description: 4 or 6.
+          type: int
+          returned: always
+        gateway:
+          description: Next hop.
+          type: str
+          returned: always
+        dev:
+          description: Outgoing interface.
+          type: str
+          returned: always
+        metric:
+          description: Priority.
+          type: int
+          returned: always
+        table:
+          description: Table number.
+          type: int
+          returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netfabric.netns.plugins.module_utils.common import require_pyroute2
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.model import check_netns_name
+
+
+def main():
+    module = AnsibleModule(argument_spec={"netns": {"type": "str"}}, supports_check_mode=True)
+    require_pyroute2(module)
+    from ansible_collections.netfabric.netns.plugins.module_utils.engine import describe
+
+    try:
+        name = check_netns_name("netns", module.params["netns"])
+    except ValidationError as exc:
+        module.fail_json(msg=exc.msg)
+    module.exit_json(changed=False, **describe(name))
+
+
+if __name__ == "__main__":
+    main()
