@@ -1,0 +1,101 @@
+# netfabric.netns development targets (GNU make). Run as root on Debian 12:
+#   make test    everything CI runs (.ci/run): deps venv install lint sanity unit integration
+#   make demo    red/blue walkthrough inside a sandbox host
+# Kernel-touching steps run only inside sandbox hosts (tools/sandbox.py).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.NOTPARALLEL:
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+SANITY_PY   ?= 3.11
+XDIST       ?= -n 2
+PYTEST_ARGS ?=
+VENV        := .venv
+VBIN        := $(VENV)/bin
+STAMP       := $(VENV)/.requirements-dev.stamp
+BUILD       := .build
+COLLECTIONS := .collections
+SANITY_DIR  := $(BUILD)/sanity/ansible_collections/netfabric/netns
+APT_GET     ?= apt-get
+
+# Sandbox hosts of this checkout live (and are stopped by `stop --all`) under .build/, so
+# parallel runs from other checkouts or by hand (default /tmp/netfabric-sandboxes) are left alone.
+export NETFABRIC_SANDBOX_DIR ?= $(CURDIR)/$(BUILD)/sandboxes
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYTHONDONTWRITEBYTECODE := 1
+export ANSIBLE_NOCOLOR := 1
+
+.PHONY: help deps venv install lint sanity unit integration test clean demo
+
+help:
+	@echo "targets: test deps venv install lint sanity unit integration demo clean"
+
+# Debian packages the tests and the collection need; apt only runs when one is missing.
+deps:
+	@missing=""; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
+	{ command -v unshare && command -v nsenter; } >/dev/null 2>&1 || missing="$$missing util-linux"; \
+	$(PYTHON) -c 'import ensurepip, venv; ensurepip.version()' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $$missing; \
+	fi
+
+venv: deps $(STAMP)
+
+$(STAMP): requirements-dev.txt
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(VBIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+# Build the collection artifact and install it where the tests look (.collections).
+install: venv
+	rm -rf $(BUILD)/collection
+	mkdir -p $(BUILD)/collection $(COLLECTIONS)
+	$(VBIN)/ansible-galaxy collection build --force --output-path $(BUILD)/collection .
+	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) $(VBIN)/ansible-galaxy collection install --offline --force -p $(COLLECTIONS) $(BUILD)/collection/netfabric-netns-*.tar.gz
+
+# Against the collection as installed by `install` (offline: no schema refresh, no Galaxy).
+lint: venv install
+	PATH=$(CURDIR)/$(VBIN):$$PATH NO_COLOR=1 ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) \
+		$(VBIN)/ansible-lint --offline --profile production
+
+# ansible-test needs the collection under ansible_collections/NAMESPACE/NAME: copy the
+# tracked and new (not ignored) files there, as a git work tree of its own. Its --venv bootstrap downloads get-pip
+# from a host outside PyPI; tools/get_pip_offline.py stands in for it (cached copy).
+sanity: venv
+	rm -rf $(BUILD)/sanity
+	mkdir -p $(SANITY_DIR)
+	git ls-files -z --cached --others --exclude-standard \
+		| tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(SANITY_DIR)
+	git -C $(SANITY_DIR) init -q  # else ansible-test sees the outer repo, where .build/ is ignored
+	@pip_version=$$($(VBIN)/python -c 'import types; from ansible_test._internal.python_requirements import get_venv_packages; print(get_venv_packages(types.SimpleNamespace(version="$(SANITY_PY)"))["pip"])'); \
+	cache=$$HOME/.ansible/test/cache/get_pip_$${pip_version//./_}.py; \
+	if [ ! -s "$$cache" ]; then mkdir -p "$${cache%/*}" && cp tools/get_pip_offline.py "$$cache"; fi
+	cd $(SANITY_DIR) && $(CURDIR)/$(VBIN)/ansible-test sanity --venv --python $(SANITY_PY) --color no
+
+unit: venv
+	$(VBIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
+
+integration: deps venv install
+	$(VBIN)/python -m pytest -q $(XDIST) tests/integration $(PYTEST_ARGS)
+
+# All steps in order; sandbox hosts are removed at the end whatever happened.
+test:
+	@rc=0; \
+	$(MAKE) --no-print-directory deps venv install lint sanity unit integration || rc=$$?; \
+	$(PYTHON) tools/sandbox.py stop --all || true; \
+	exit $$rc
+
+demo: deps venv install
+	bash tools/demo.sh
+
+clean:
+	-$(PYTHON) tools/sandbox.py stop --all
+	rm -rf $(VENV) $(BUILD) $(COLLECTIONS) .pytest_cache .ansible tests/output changelogs/.plugin-cache.yaml
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

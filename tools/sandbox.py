@@ -1,0 +1,479 @@
+"""Sandbox hosts: throwaway process trees that look like separate Linux hosts.
+
+A sandbox host is ``unshare --net --mount --uts --ipc --pid --fork --kill-child
+--mount-proc --propagation private`` whose PID 1 is a shell that runs a
+short setup script, then waits forever (reaping orphans). Inside it:
+
+- its own network namespace (only ``lo``, up), so links, addresses, routes,
+  sysctls and nftables rules made inside never touch the machine's namespace;
+- a private tmpfs on ``/run/netns``: ``ip netns add`` and the collection create
+  their named namespaces inside the sandbox only;
+- a fresh sysfs on ``/sys`` (``/sys/class/net`` shows the sandbox's links);
+- writable overlays on ``/etc`` and ``/var/lib`` (upper layers in the state
+  directory), so files written there stay inside;
+- its own hostname (UTS), IPC and PID namespaces: SIGKILL to its PID 1 ends
+  every process inside, including those left in its named namespaces.
+
+State lives in ``$NETFABRIC_SANDBOX_DIR`` (default ``/tmp/netfabric-sandboxes``),
+one directory per host: ``pid`` (host PID of the sandbox's PID 1), ``unshare.pid``,
+``ready``, ``log`` and the overlay layers.
+
+Python::
+
+    with SandboxHost("h1") as host:
+        host.run(["ip", "-br", "link"]).stdout
+        host.run("ip netns add red && ip netns list")
+
+CLI (standard library only, run it with ``python3 tools/sandbox.py``)::
+
+    start NAME...                 start sandbox hosts, print NAME PID
+    exec [--ansible] NAME -- CMD  run CMD inside (one quoted argument: /bin/sh -c;
+                                  --ansible: the repository's .venv and
+                                  .collections, see SandboxHost.ansible_env())
+    stop NAME... | stop --all     remove sandbox hosts (--all: every one in the
+                                  state directory and every stray one of ours)
+    list                          NAME PID STATUS of the recorded ones
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MARKER = "netfabric-sandbox"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 20.0
+
+# Runs as the sandbox's PID 1 under /bin/sh: $0 is the marker, $1 the state dir, $2 the name.
+# Overlay upper layers go to the state dir; if its filesystem cannot hold them (e.g. an
+# overlayfs /tmp), a tmpfs private to the sandbox's mount namespace is used instead.
+SETUP = r"""
+set -eu
+dir=$1
+name=$2
+mount -t tmpfs -o mode=0755 netfabric-netns /run/netns
+mount -t sysfs sysfs /sys
+overlay() {
+    mount -t overlay overlay \
+        -o "lowerdir=$1,upperdir=$dir/layers/$2.upper,workdir=$dir/layers/$2.work" "$1"
+}
+mkdir -p "$dir/layers"
+if ! overlay /etc etc 2>"$dir/overlay.err"; then
+    mount -t tmpfs -o mode=0700 netfabric-layers "$dir/layers"
+    mkdir -p "$dir/layers/etc.upper" "$dir/layers/etc.work"
+    overlay /etc etc
+fi
+mkdir -p "$dir/layers/varlib.upper" "$dir/layers/varlib.work"
+overlay /var/lib varlib
+printf '%s\n' "$name" > /proc/sys/kernel/hostname
+ip link set lo up
+: > "$dir/ready"
+# PID 1 stays this shell: it reaps orphans (a plain `sleep infinity` would collect zombies)
+while :; do sleep infinity & wait; done
+"""
+
+
+class SandboxError(RuntimeError):
+    """A sandbox host could not be started, found or stopped."""
+
+
+class CommandError(subprocess.CalledProcessError):
+    """A command inside a sandbox failed; its message ends with the command's stderr."""
+
+    def __str__(self):
+        text = super().__str__()
+        err = (self.stderr or "").strip()
+        return text + ("\n" + err[-2000:] if err else "")
+
+
+def state_root():
+    """The directory that holds one state directory per sandbox host."""
+    return os.environ.get("NETFABRIC_SANDBOX_DIR") or "/tmp/netfabric-sandboxes"
+
+
+def _read(path, default=None):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError:
+        return default
+
+
+def _write(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+    os.replace(tmp, path)
+
+
+def _stat(pid):
+    """(state, ppid, starttime) of a process, or None when it does not exist."""
+    raw = _read("/proc/%d/stat" % pid)
+    if raw is None:
+        return None
+    fields = raw[raw.rindex(")") + 2:].split()
+    return fields[0], int(fields[1]), fields[19]
+
+
+def _alive(pid, starttime=None):
+    """True when pid exists, is not a zombie and (if given) started at starttime."""
+    info = _stat(pid) if pid else None
+    if info is None or info[0] in ("Z", "X"):
+        return False
+    return starttime is None or info[2] == starttime
+
+
+def _cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return [arg.decode("utf-8", "replace") for arg in handle.read().split(b"\0")[:-1]]
+    except OSError:
+        return []
+
+
+def _children(pid):
+    raw = _read("/proc/%d/task/%d/children" % (pid, pid))
+    if raw is not None:
+        return [int(child) for child in raw.split()]
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            info = _stat(int(entry))
+            if info and info[1] == pid:
+                found.append(int(entry))
+    return found
+
+
+def _kill(pid, sig=signal.SIGKILL):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_gone(pid, timeout):
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def _ensure_host_run_netns():
+    """The mount point for the sandboxes' tmpfs: an empty /run/netns on the machine."""
+    if not os.path.isdir("/run/netns"):
+        os.makedirs("/run/netns", mode=0o755, exist_ok=True)
+
+
+class SandboxHost:
+    """One sandbox host; ``start()`` it, ``run()`` commands inside, ``stop()`` it.
+
+    Also a context manager (start on enter, stop on exit). A SandboxHost made
+    for a name that another process started attaches to it (``pid``, ``run``,
+    ``stop`` work; ``start`` refuses).
+    """
+
+    def __init__(self, name, root=None):
+        if not NAME_RE.match(name or ""):
+            raise SandboxError("sandbox name %r: use 1-63 letters, digits, '.', '_' or '-'" % (name,))
+        self.name = name
+        self.root = os.path.abspath(root or state_root())
+        self.dir = os.path.join(self.root, name)
+        self._proc = None
+        self._pid = None
+        self._starttime = None
+
+    def __repr__(self):
+        return "SandboxHost(%r, pid=%r)" % (self.name, self._pid)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- state -----------------------------------------------------------------
+    def _recorded(self):
+        pid = _read(os.path.join(self.dir, "pid"))
+        start = _read(os.path.join(self.dir, "pid.start"))
+        return (int(pid) if pid and pid.isdigit() else None), start
+
+    @property
+    def pid(self):
+        """Host PID of the sandbox's PID 1 (the process to nsenter and to SIGKILL)."""
+        if self._pid is None:
+            self._pid, self._starttime = self._recorded()
+        if self._pid is None:
+            raise SandboxError("sandbox %r is not running (no %s)" % (self.name, os.path.join(self.dir, "pid")))
+        return self._pid
+
+    def is_running(self):
+        """True when the sandbox's PID 1 is alive."""
+        if self._pid is None:
+            self._pid, self._starttime = self._recorded()
+        return bool(self._pid) and _alive(self._pid, self._starttime)
+
+    # -- lifecycle ---------------------------------------------------------------
+    def start(self, timeout=START_TIMEOUT):
+        """Start the sandbox and wait until its setup has finished; returns self."""
+        if self.is_running():
+            raise SandboxError("sandbox %r is already running (pid %d)" % (self.name, self._pid))
+        self._pid = self._starttime = None
+        for tool in ("unshare", "nsenter", "ip", "mount"):
+            if shutil.which(tool) is None:
+                raise SandboxError("sandbox %r: %s not found (install util-linux and iproute2)" % (self.name, tool))
+        _ensure_host_run_netns()
+        if os.path.isdir(self.dir):
+            shutil.rmtree(self.dir)  # stale state of a dead sandbox
+        os.makedirs(self.dir, mode=0o700)
+        for sub in ("etc.upper", "etc.work", "varlib.upper", "varlib.work"):
+            os.makedirs(os.path.join(self.dir, "layers", sub))
+        cmd = ["unshare", "--net", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child",
+               "--mount-proc", "--propagation", "private", "--", "/bin/sh", "-c", SETUP, MARKER, self.dir, self.name]
+        with open(os.path.join(self.dir, "log"), "wb") as log:
+            # own session: a Ctrl-C meant for the caller does not reach the sandbox
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                          start_new_session=True, close_fds=True, cwd="/")
+        _write(os.path.join(self.dir, "unshare.pid"), str(self._proc.pid))
+        ready = os.path.join(self.dir, "ready")
+        deadline = time.monotonic() + timeout
+        try:
+            while not os.path.exists(ready):
+                if self._proc.poll() is not None:
+                    raise SandboxError("sandbox %r: setup failed (exit %s): %s" % (
+                        self.name, self._proc.returncode, _read(os.path.join(self.dir, "log"), "")))
+                if time.monotonic() > deadline:
+                    raise SandboxError("sandbox %r: setup did not finish within %ss" % (self.name, timeout))
+                time.sleep(0.002)
+            children = _children(self._proc.pid)
+            if len(children) != 1:
+                raise SandboxError("sandbox %r: expected one child of unshare %d, found %r" % (
+                    self.name, self._proc.pid, children))
+            self._pid = children[0]
+            self._starttime = _stat(self._pid)[2]
+        except BaseException:
+            self._abort()
+            raise
+        _write(os.path.join(self.dir, "pid.start"), self._starttime)
+        _write(os.path.join(self.dir, "pid"), str(self._pid))
+        return self
+
+    def _abort(self):
+        if self._proc is not None and self._proc.poll() is None:
+            _kill(self._proc.pid)  # --kill-child takes the sandbox with it
+            self._proc.wait()
+        self._proc = None
+        self._pid = self._starttime = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGKILL the sandbox's PID 1 (everything inside dies), wait, remove its state.
+
+        Safe to call more than once and for a sandbox that is already gone.
+        """
+        if self._pid is None:
+            self._pid, self._starttime = self._recorded()
+        unshare_pid = _read(os.path.join(self.dir, "unshare.pid"))
+        unshare_pid = int(unshare_pid) if unshare_pid and unshare_pid.isdigit() else None
+        if self._pid and _alive(self._pid, self._starttime):
+            _kill(self._pid)
+        elif unshare_pid and _alive(unshare_pid) and MARKER in _cmdline(unshare_pid):
+            _kill(unshare_pid)  # PID 1 unknown (no pid file): --kill-child takes it along
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _kill(self._proc.pid)
+                self._proc.wait(timeout)
+        elif unshare_pid and _alive(unshare_pid) and MARKER in _cmdline(unshare_pid):
+            if not _wait_gone(unshare_pid, timeout):
+                _kill(unshare_pid)
+                _wait_gone(unshare_pid, timeout)
+        if self._pid and not _wait_gone(self._pid, timeout) and _alive(self._pid, self._starttime):
+            raise SandboxError("sandbox %r: pid %d survived SIGKILL" % (self.name, self._pid))
+        self._proc = None
+        self._pid = self._starttime = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- inside ------------------------------------------------------------------
+    def nsenter(self, cwd=None):
+        """The command prefix that enters every namespace of the sandbox.
+
+        Entering a mount namespace resets the working directory to "/": --wd keeps
+        cwd (default: this process's working directory) for relative paths.
+        """
+        return ["nsenter", "-t", str(self.pid), "-n", "-m", "-u", "-i", "-p",
+                "--wd=" + os.path.abspath(cwd or os.getcwd()), "--"]
+
+    def command(self, cmd, cwd=None):
+        """The full host command line that runs cmd (list: exec'd, str: /bin/sh -c) inside."""
+        if isinstance(cmd, str):
+            cmd = ["/bin/sh", "-c", cmd]
+        return self.nsenter(cwd) + [str(arg) for arg in cmd]
+
+    def run(self, cmd, check=True, input=None, timeout=120, env=None, cwd=None, capture=True):  # pylint: disable=redefined-builtin
+        """Run cmd inside the sandbox; returns subprocess.CompletedProcess (text).
+
+        cmd: a list is exec'd, a str runs under /bin/sh -c. env: variables added to
+        this process's environment. cwd: working directory inside (default: ours). On timeout every process the command started
+        (its process group) is killed and subprocess.TimeoutExpired is raised.
+        check=True raises CommandError (a subprocess.CalledProcessError whose message
+        shows the command's stderr) on a non-zero exit.
+        """
+        full = self.command(cmd, cwd)
+        run_env = dict(os.environ)
+        run_env.update({key: str(value) for key, value in (env or {}).items()})
+        pipe = subprocess.PIPE if capture else None
+        proc = subprocess.Popen(full, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                stdout=pipe, stderr=pipe, text=True, env=run_env, start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate(input, timeout=timeout)
+        except BaseException:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.kill()
+            proc.wait()
+            raise
+        result = subprocess.CompletedProcess(full, proc.returncode, stdout, stderr)
+        if check and result.returncode != 0:
+            raise CommandError(result.returncode, full, stdout, stderr)
+        return result
+
+    def ansible_env(self, repo=REPO):
+        """Environment for running the repository's Ansible inside this sandbox.
+
+        The repository's .venv first on PATH, only <repo>/.collections as the
+        collection path, temporary directories and ANSIBLE_HOME private to this
+        sandbox, no user or system ansible.cfg, no colour, the .venv's python as
+        the target interpreter.
+        """
+        base = os.path.join(self.dir, "ansible")
+        for sub in ("local", "remote", "home"):
+            os.makedirs(os.path.join(base, sub), exist_ok=True)
+        cfg = os.path.join(base, "ansible.cfg")
+        if not os.path.exists(cfg):
+            _write(cfg, "# empty: keep user and system ansible.cfg out of sandbox runs")
+        venv_bin = os.path.join(repo, ".venv", "bin")
+        return {
+            "PATH": venv_bin + os.pathsep + os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            "ANSIBLE_CONFIG": cfg,
+            "ANSIBLE_HOME": os.path.join(base, "home"),
+            "ANSIBLE_LOCAL_TEMP": os.path.join(base, "local"),
+            "ANSIBLE_REMOTE_TEMP": os.path.join(base, "remote"),
+            "ANSIBLE_COLLECTIONS_PATH": os.path.join(repo, ".collections"),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            "ANSIBLE_PYTHON_INTERPRETER": os.path.join(venv_bin, "python"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+            "ANSIBLE_RETRY_FILES_ENABLED": "false",
+            "ANSIBLE_DEPRECATION_WARNINGS": "false",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+
+
+def recorded(root=None):
+    """The sandbox hosts recorded in the state directory, as SandboxHost objects."""
+    root = os.path.abspath(root or state_root())
+    if not os.path.isdir(root):
+        return []
+    return [SandboxHost(name, root) for name in sorted(os.listdir(root))
+            if NAME_RE.match(name) and os.path.isdir(os.path.join(root, name))]
+
+
+def strays(root=None):
+    """PIDs of running ``unshare`` processes of our sandboxes whose state dir is under root."""
+    root = os.path.abspath(root or state_root())
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        args = _cmdline(int(entry))
+        if (len(args) >= 3 and os.path.basename(args[0]) == "unshare" and args[-3] == MARKER
+                and os.path.dirname(args[-2]) == root and _alive(int(entry))):
+            found.append(int(entry))
+    return found
+
+
+def stop_all(root=None):
+    """Stop every recorded sandbox and every stray one; returns the names/PIDs stopped."""
+    root = os.path.abspath(root or state_root())
+    stopped = []
+    for host in recorded(root):
+        host.stop()
+        stopped.append(host.name)
+    for pid in strays(root):
+        for child in _children(pid):
+            _kill(child)
+        _kill(pid)
+        _wait_gone(pid, STOP_TIMEOUT)
+        stopped.append("unshare:%d" % pid)
+    return stopped
+
+
+def _main(argv=None):
+    parser = argparse.ArgumentParser(prog="sandbox.py", description=__doc__.split("\n", 1)[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    p_start = sub.add_parser("start", help="start sandbox hosts")
+    p_start.add_argument("names", nargs="+", metavar="NAME")
+    p_exec = sub.add_parser("exec", help="run a command inside a sandbox host")
+    p_exec.add_argument("--ansible", action="store_true", help="environment of ansible_env()")
+    p_exec.add_argument("name", metavar="NAME")
+    p_exec.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
+    p_stop = sub.add_parser("stop", help="stop sandbox hosts")
+    p_stop.add_argument("--all", action="store_true", help="every recorded and every stray sandbox")
+    p_stop.add_argument("names", nargs="*", metavar="NAME")
+    sub.add_parser("list", help="list recorded sandbox hosts")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.action == "start":
+            for name in args.names:
+                host = SandboxHost(name).start()
+                print("%s %d" % (name, host.pid))
+        elif args.action == "exec":
+            cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+            if not cmd:
+                parser.error("exec: no command given (exec NAME -- CMD...)")
+            if len(cmd) == 1 and any(c.isspace() for c in cmd[0]):
+                cmd = cmd[0]  # one quoted command line: run it with /bin/sh -c
+            host = SandboxHost(args.name)
+            if not host.is_running():
+                raise SandboxError("sandbox %r is not running" % args.name)
+            env = host.ansible_env() if args.ansible else {}
+            full_env = dict(os.environ, **env)
+            os.execvpe("nsenter", host.command(cmd), full_env)
+        elif args.action == "stop":
+            if args.all == bool(args.names):
+                parser.error("stop: give NAME... or --all")
+            if args.all:
+                for name in stop_all():
+                    print("stopped %s" % name)
+            else:
+                for name in args.names:
+                    SandboxHost(name).stop()
+        else:
+            for host in recorded():
+                running = host.is_running()
+                print("%s %s %s" % (host.name, host.pid if running else "-", "running" if running else "dead"))
+    except SandboxError as exc:
+        print("sandbox.py: %s" % exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
