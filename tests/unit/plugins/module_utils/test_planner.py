@@ -1,0 +1,170 @@
+"""Planning on plain data: observed state in, ordered actions out."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.model import (
+    AddressSet, Bridge, BridgePort, Namespace, Route, Veth)
+from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
+from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
+
+
+class FakeReader:
+    """Observed state given as plain data; counts reads so tests can check there is one per namespace."""
+
+    def __init__(self, namespaces, routes=None, sysctls=None):
+        self.namespaces = namespaces  # name -> list of Link
+        self.routes = routes or {}
+        self.sysctls = sysctls or {}
+        self.reads = []
+
+    def netns_exists(self, name):
+        return name in self.namespaces
+
+    def read(self, name):
+        self.reads.append(name)
+        return NetnsState(name, links={link.name: link for link in self.namespaces[name]})
+
+    def read_routes(self, name):
+        return list(self.routes.get(name, []))
+
+    def read_sysctl(self, name, key):
+        return self.sysctls.get((name, key))
+
+
+def plan(resources, namespaces, check_mode=False, protected=(), **reader):
+    planner = Planner(FakeReader(namespaces, **reader), check_mode, protected)
+    return planner.plan_resources([cls.from_params(p) for cls, p in resources])
+
+
+def texts(result):
+    return [action.text for action in result.actions]
+
+
+HOST = [Link("lo", 1, up=True, mtu=65536), Link("eth0", 2, up=True, addresses=["192.168.1.12/24"])]
+
+
+def test_classic_bridge_walkthrough_from_scratch_in_dependency_order():
+    result = plan([
+        (Namespace, {"name": "red"}),
+        (Bridge, {"name": "v-net-0", "addresses": ["192.168.15.5/24"]}),
+        (Veth, {"name": "veth-red", "netns": "red", "addresses": ["192.168.15.1/24"],
+                "peer": "veth-red-br", "peer_bridge": "v-net-0"}),
+        (Route, {"netns": "red", "dst": "default", "gateway": "192.168.15.5"}),
+    ], {None: list(HOST)})
+    assert texts(result) == [
+        "namespace 'red': create",
+        "namespace 'red': set loopback up",
+        "bridge 'v-net-0' (host): create",
+        "bridge 'v-net-0' (host): add address 192.168.15.5/24",
+        "bridge 'v-net-0' (host): set up",
+        "veth 'veth-red' (netns red): create with peer 'veth-red-br' (host)",
+        "veth 'veth-red' (netns red): add address 192.168.15.1/24",
+        "veth 'veth-red' (netns red): set up",
+        "veth 'veth-red-br' (host): set up",
+        "bridge 'v-net-0' (host): enslave 'veth-red-br'",
+        "route default (netns red): add via 192.168.15.5",
+    ]
+
+
+def test_converged_state_plans_nothing_and_reads_each_namespace_once():
+    red = [Link("lo", 1, up=True), Link("veth-red", 2, kind="veth", peer_index=5, peer_nsid=0, up=True,
+                                         addresses=["192.168.15.1/24", "fe80::1/64"])]
+    host = list(HOST) + [Link("v-net-0", 4, kind="bridge", up=True, addresses=["192.168.15.5/24"], stp=False),
+                         Link("veth-red-br", 5, kind="veth", peer_index=2, peer_nsid=1, up=True, master="v-net-0")]
+    reader = FakeReader({None: host, "red": red},
+                        routes={"red": [RouteEntry("0.0.0.0/0", gateway="192.168.15.5", dev="veth-red", metric=0)]})
+    planner = Planner(reader)
+    result = planner.plan_resources([
+        Bridge.from_params({"name": "v-net-0", "addresses": ["192.168.15.5/24"]}),
+        Veth.from_params({"name": "veth-red", "netns": "red", "addresses": ["192.168.15.1/24"],
+                          "peer": "veth-red-br", "peer_bridge": "v-net-0"}),
+        Route.from_params({"netns": "red", "dst": "default", "gateway": "192.168.15.5"}),
+        Namespace.from_params({"name": "red"}),
+    ])
+    assert texts(result) == []
+    assert sorted(reader.reads, key=str) == [None, "red"]
+
+
+def test_addresses_are_the_whole_set_on_owned_links_but_link_local_stays():
+    host = list(HOST) + [Link("v-net-0", 4, kind="bridge", up=True,
+                              addresses=["192.168.15.5/24", "10.9.9.9/24", "fe80::5/64"])]
+    result = plan([(Bridge, {"name": "v-net-0", "addresses": ["192.168.15.5/24"]})], {None: host})
+    assert texts(result) == ["bridge 'v-net-0' (host): remove address 10.9.9.9/24"]
+    assert result.diffs[0][1]["addresses"] == ["192.168.15.5/24", "fe80::5/64"]
+
+
+def test_netns_address_only_adds_and_removes_what_is_listed():
+    result = plan([(AddressSet, {"interface": "eth0", "addresses": ["192.168.1.13/24", "192.168.1.12/24"]})],
+                  {None: list(HOST)})
+    assert texts(result) == ["interface 'eth0' (host): add address 192.168.1.13/24"]
+    result = plan([(AddressSet, {"interface": "eth0", "addresses": ["192.168.1.99/24"], "state": "absent"})],
+                  {None: list(HOST)})
+    assert texts(result) == []
+
+
+def test_link_of_another_kind_fails_clearly():
+    with pytest.raises(ValidationError, match="name: 'eth0' exists in the host namespace as a device, not a bridge"):
+        plan([(Bridge, {"name": "eth0"})], {None: list(HOST)})
+    with pytest.raises(ValidationError, match="name: 'eth0' in the host namespace is a device, not a veth"):
+        plan([(Veth, {"name": "eth0", "state": "absent"})], {None: list(HOST)})
+
+
+def test_missing_references_fail_in_a_real_run_and_warn_in_check_mode():
+    with pytest.raises(ValidationError, match="netns: namespace 'lab9' does not exist"):
+        plan([(Veth, {"name": "a", "peer": "b", "netns": "lab9"})], {None: list(HOST)})
+    with pytest.raises(ValidationError, match="bridge: bridge 'v-net-0' does not exist in the host namespace"):
+        plan([(BridgePort, {"bridge": "v-net-0", "port": "eth0"})], {None: list(HOST)})
+    result = plan([(Veth, {"name": "a", "peer": "b", "netns": "lab9"})], {None: list(HOST)}, check_mode=True)
+    assert result.warnings == ["netns: namespace 'lab9' does not exist; check mode assumes an earlier task creates it"]
+    assert texts(result)[0] == "veth 'a' (netns lab9): create with peer 'b' (host)"
+
+
+def test_absent_of_what_is_gone_is_not_a_change():
+    namespaces = {None: list(HOST)}
+    for resource in [(Namespace, {"name": "red", "state": "absent"}),
+                     (Veth, {"name": "x", "netns": "gone", "state": "absent"}),
+                     (Bridge, {"name": "v-net-0", "state": "absent"}),
+                     (BridgePort, {"bridge": "v-net-0", "port": "eth0", "state": "absent"}),
+                     (Route, {"dst": "default", "netns": "gone", "state": "absent"})]:
+        assert texts(plan([resource], namespaces)) == []
+
+
+def test_veth_paired_elsewhere_is_replaced():
+    # veth-red is in red but its peer is not veth-red-br in the host: recreate the declared pair.
+    red = [Link("veth-red", 2, kind="veth", peer_index=9, peer_nsid=0, up=True)]
+    result = plan([(Veth, {"name": "veth-red", "netns": "red", "peer": "veth-red-br"})],
+                  {None: list(HOST), "red": red})
+    assert texts(result)[:2] == ["veth 'veth-red' (netns red): delete (not paired as declared)",
+                                 "veth 'veth-red' (netns red): create with peer 'veth-red-br' (host)"]
+
+
+def test_the_connection_interface_is_never_enslaved_without_force():
+    host = list(HOST) + [Link("v-net-0", 4, kind="bridge", up=True)]
+    bridge_port = (BridgePort, {"bridge": "v-net-0", "port": "eth0"})
+    with pytest.raises(ValidationError, match="refusing to enslave 'eth0' .* connection address 192.168.1.12"):
+        plan([bridge_port], {None: host}, protected=["192.168.1.12"])
+    forced = (BridgePort, {"bridge": "v-net-0", "port": "eth0", "force": True})
+    assert texts(plan([forced], {None: host}, protected=["192.168.1.12"])) == [
+        "bridge 'v-net-0' (host): enslave 'eth0'"]
+
+
+def test_route_with_another_gateway_is_replaced_keeping_its_metric():
+    routes = {None: [RouteEntry("0.0.0.0/0", gateway="192.168.1.1", dev="eth0", metric=100)]}
+    planner = Planner(FakeReader({None: list(HOST)}, routes=routes))
+    result = planner.plan_resources([Route.from_params({"dst": "default", "gateway": "192.168.1.254"})])
+    assert [(a.op, a.args["metric"]) for a in result.actions] == [("route_replace", 100)]
+
+
+def test_sysctls_change_only_when_different():
+    reader = {"sysctls": {("red", "net.ipv4.ip_forward"): "1", ("red", "net.ipv6.conf.all.forwarding"): "0"}}
+    result = plan([(Namespace, {"name": "red", "forwarding": True, "loopback": None})],
+                  {"red": [Link("lo", 1, up=False)]}, **reader)
+    assert texts(result) == ["namespace 'red': set net.ipv6.conf.all.forwarding=1"]
+
+
+def test_unknown_sysctl_is_an_error_before_any_change():
+    with pytest.raises(ValidationError, match="sysctls: 'net.ipv4.nope' does not exist in netns 'red'"):
+        plan([(Namespace, {"name": "red", "sysctls": {"net.ipv4.nope": 1}})], {"red": [Link("lo", 1, up=True)]})
