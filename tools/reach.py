@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print who reaches whom: TCP handshakes between network namespaces.
 
 Run it inside a sandbox host. Each endpoint is NAME=NETNS:ADDRESS (NETNS '-' is the
@@ -36,8 +35,8 @@ def make_socket(netns, family):
 
 
 def parse(arg):
-    name, _, where = arg.partition("=")
-    netns, _, address = where.partition(":")  # the address may be IPv6 and hold more colons
+    name, unused, where = arg.partition("=")
+    netns, unused, address = where.partition(":")  # the address may be IPv6 and hold more colons
     return name, (None if netns in ("-", "") else netns), address
 
 
@@ -57,19 +56,21 @@ def reaches(src_netns, address, timeout=1.0):
 def main(argv):
     endpoints = [parse(arg) for arg in argv]
     listeners = []
-    for _, netns, address in endpoints:
+    for unused, netns, address in endpoints:
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         sock = make_socket(netns, family)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((address, PORT))
         sock.listen(64)
         listeners.append(sock)
-    width = max(len(name) for name, _, _ in endpoints) + 2
-    print("from \\ to".ljust(width + 2) + "".join(name.ljust(width) for name, _, _ in endpoints))
-    for src, src_netns, _ in endpoints:
+    names = [endpoint[0] for endpoint in endpoints]
+    width = max(len(name) for name in names) + 2
+    first = max(width, len("from \\ to") + 2)
+    print("from \\ to".ljust(first) + "".join(name.ljust(width) for name in names))
+    for src, src_netns, unused in endpoints:
         row = ["-" if dst == src else "yes" if reaches(src_netns, address) else "no"
-               for dst, _, address in endpoints]
-        print(src.ljust(width + 2) + "".join(cell.ljust(width) for cell in row))
+               for dst, unused, address in endpoints]
+        print(src.ljust(first) + "".join(cell.ljust(width) for cell in row))
     for sock in listeners:
         sock.close()
     return 0

@@ -29,6 +29,12 @@ from ansible_collections.netfabric.netns.plugins.module_utils.observed import Li
 FRESH_NETNS_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0"}
 
 
+def _per_interface(key):
+    """net.ipv4.conf.eth0.x and the like exist only where that interface does."""
+    parts = key.split(".")
+    return len(parts) > 4 and parts[2] in ("conf", "neigh") and parts[3] not in ("all", "default")
+
+
 def where(netns):
     return f"netns '{netns}'" if netns else "the host namespace"
 
@@ -93,6 +99,10 @@ class Planner:
     def sysctl(self, ns, key, path):
         if key not in ns.sysctls:
             if ns.planned:
+                # A namespace still to be created has the same net.* tree as the host one,
+                # apart from per-interface keys: check the name there, before anything is made.
+                if not _per_interface(key) and self.reader.read_sysctl(None, key) is None:
+                    raise ValidationError(path, f"'{key}' does not exist")
                 ns.sysctls[key] = FRESH_NETNS_SYSCTLS.get(key)
             else:
                 value = self.reader.read_sysctl(ns.name, key)
@@ -352,12 +362,14 @@ class Planner:
         """Addresses (the whole set), MTU and up/down of a link the collection owns."""
         subject = f"{kind} '{link.name}' ({_short(ns.name)})"
         if addresses is not None:
-            for cidr in addresses:
-                if cidr not in link.addresses:
-                    self.add("addr_add", ns.name, subject, f"add address {cidr}", name=link.name, cidr=cidr)
+            # Removals first: deleting an IPv4 primary address makes the kernel delete the
+            # secondaries of its subnet too, which would take a just-added address with it.
             for cidr in list(link.addresses):
                 if cidr not in addresses and not is_link_local_v6(cidr):
                     self.add("addr_del", ns.name, subject, f"remove address {cidr}", name=link.name, cidr=cidr)
+            for cidr in addresses:
+                if cidr not in link.addresses:
+                    self.add("addr_add", ns.name, subject, f"add address {cidr}", name=link.name, cidr=cidr)
             link.addresses = list(addresses) + [a for a in link.addresses if is_link_local_v6(a)]
         if mtu is not None and link.mtu != mtu:
             self.add("link_set", ns.name, subject, f"set mtu {mtu}", name=link.name, mtu=mtu)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Print the kernel's network state of a sandbox host as one JSON document.
 
 Read with iproute2 (`ip -j`, netlink), independently of the collection's own
@@ -11,7 +10,7 @@ import json
 import subprocess
 import sys
 
-SYSCTLS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
+SYSCTLS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv4.conf.all.rp_filter")
 
 
 def ip(netns, *args):

@@ -18,7 +18,7 @@ def test_lifecycle(host):
     assert after.sysctl("red", "net.ipv4.ip_forward") == "1"
     assert after.sysctl("red", "net.ipv6.conf.all.forwarding") == "1"
     assert after.sysctl(None, "net.ipv4.ip_forward") == "0"  # the sandbox's own namespace untouched
-    assert host.run("ip netns exec red cat /proc/sys/net/ipv4/conf/all/rp_filter").stdout.strip() != ""
+    assert after.sysctl("red", "net.ipv4.conf.all.rp_filter") == "2"
     assert snap["after absent"].namespaces == []
 
 

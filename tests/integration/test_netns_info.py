@@ -19,11 +19,11 @@ def test_reports_namespaces_links_peers_and_routes(host):
     assert red["veth-red"]["peer"] == "veth-red-br" and red["veth-red"]["peer_netns"] is None
     assert red["veth-red"]["addresses"] == ["192.168.15.1/24"] and red["veth-red"]["state"] == "up"
     assert red["veth-rb"]["peer"] == "veth-br" and red["veth-rb"]["peer_netns"] == "blue"
-    host_links = {link["name"]: link for link in everything["host"]["links"]}
+    host_links = {link["name"]: link for link in everything["result"]["host"]["links"]}
     assert host_links["veth-red-br"]["master"] == "v-net-0"
     assert host_links["veth-red-br"]["peer"] == "veth-red" and host_links["veth-red-br"]["peer_netns"] == "red"
     assert host_links["v-net-0"]["kind"] == "bridge"
     assert {"dst": "default", "family": 4, "gateway": "192.168.15.5", "dev": "veth-red", "metric": 0,
             "table": 254} in everything["netns"]["red"]["routes"]
-    assert list(only_blue["netns"]) == ["blue"] and only_blue["host"] is None
+    assert list(only_blue["netns"]) == ["blue"] and only_blue["result"]["host"] is None
     assert host.netns_names() == ["blue", "red"]  # reading created nothing

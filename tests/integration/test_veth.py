@@ -41,9 +41,9 @@ def test_addresses_are_the_whole_set_and_mtu_is_managed(host):
     play = host.play([task("veth", first, "first"), task("veth", second, "second")])
     assert [r["changed"] for r in play.results] == [True, True]
     assert play.results[1]["actions"] == [
-        "veth 'veth-red' (netns red): add address 192.168.15.9/24",
         "veth 'veth-red' (netns red): remove address 192.168.15.1/24",
         "veth 'veth-red' (netns red): remove address fd15::1/64",
+        "veth 'veth-red' (netns red): add address 192.168.15.9/24",
         "veth 'veth-red' (netns red): set mtu 1400",
         "veth 'veth-blue' (host): set mtu 1400",
     ]
