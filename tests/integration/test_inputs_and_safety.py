@@ -38,7 +38,7 @@ BAD_INPUTS = [
 
 def test_bad_inputs_fail_by_name_without_traceback_and_change_nothing(host):
     tasks = [probe("before")]
-    tasks += [task(module, args, f"bad {i}", ignore_errors=True) for i, (module, args, _) in enumerate(BAD_INPUTS)]
+    tasks += [task(module, args, f"bad {i}", ignore_errors=True) for i, (module, args, unused) in enumerate(BAD_INPUTS)]
     tasks.append(probe("after"))
     play = host.play(tasks)
     results = {r["task"]: r for r in play.results}
@@ -96,7 +96,7 @@ def test_interface_of_the_ansible_connection_is_never_enslaved_without_force(hos
                       task("bridge", {"name": "uplink", "state": "absent"}, "wrong kind", ignore_errors=True),
                       task("veth", {"name": "uplink", "state": "absent"}, "delete", ignore_errors=True)],
                      vars={"ansible_host": "10.9.0.1"})
-    enslave, _, delete = play.results
+    enslave, unused, delete = play.results
     assert enslave["failed"] and "refusing to enslave 'uplink'" in enslave["msg"]
     assert "connection address 10.9.0.1" in enslave["msg"]
     assert delete["failed"] and "refusing to delete 'uplink'" in delete["msg"]

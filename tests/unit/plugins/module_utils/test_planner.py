@@ -70,8 +70,9 @@ def test_classic_bridge_walkthrough_from_scratch_in_dependency_order():
 
 
 def test_converged_state_plans_nothing_and_reads_each_namespace_once():
-    red = [Link("lo", 1, up=True), Link("veth-red", 2, kind="veth", peer_index=5, peer_nsid=0, up=True,
-                                         addresses=["192.168.15.1/24", "fe80::1/64"])]
+    red = [Link("lo", 1, up=True),
+           Link("veth-red", 2, kind="veth", peer_index=5, peer_nsid=0, up=True,
+                addresses=["192.168.15.1/24", "fe80::1/64"])]
     host = list(HOST) + [Link("v-net-0", 4, kind="bridge", up=True, addresses=["192.168.15.5/24"], stp=False),
                          Link("veth-red-br", 5, kind="veth", peer_index=2, peer_nsid=1, up=True, master="v-net-0")]
     reader = FakeReader({None: host, "red": red},
