@@ -32,11 +32,13 @@ export ANSIBLE_NOCOLOR := 1
 help:
 	@echo "targets: test deps venv install lint sanity unit integration demo clean"
 
-# Debian packages the tests and the collection need; apt only runs when one is missing.
+# Debian packages the tests and the collection need (iptables: the tests prove that iptables-nft
+# rules of other tools stay intact); apt only runs when one is missing.
 deps:
 	@missing=""; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
+	command -v iptables-nft >/dev/null 2>&1 || missing="$$missing iptables"; \
 	{ command -v unshare && command -v nsenter; } >/dev/null 2>&1 || missing="$$missing util-linux"; \
 	$(PYTHON) -c 'import ensurepip, venv; ensurepip.version()' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \

@@ -70,3 +70,23 @@ options:
         C(SSH_CONNECTION) on the host is protected too. Host names are not resolved.
     type: str
 """
+
+    NFTABLES = r"""
+requirements:
+  - nftables on the managed host (Debian package C(nftables)); the Python binding of libnftables is used when it
+    is importable (Debian's C(python3-nftables), or C(pip-nftables) in a virtual environment), else the C(nft)
+    command.
+notes:
+  - Rules live only in the table C(inet netfabric) of O(netns) (chains C(prerouting) and C(output) at priority
+    -100, C(postrouting) at 100, C(forward) at 0 with policy accept). Each rule carries the identity of the
+    resource that owns it as its comment; a run adds, replaces or removes only the rules of its own resource and
+    writes the table in one atomic nftables transaction. Other tables, and iptables-nft rules, are never touched.
+    The table is removed when its last rule is.
+  - An accept in this table cannot override a drop in another table (in nftables every drop is final). When
+    another table's forward chain drops by policy (Docker sets C(FORWARD) to drop), the module warns; accept the
+    traffic there too (with Docker, in C(DOCKER-USER)).
+  - Debian's C(nftables.service) runs C(flush ruleset) when it (re)starts, which also removes this table: re-run
+    the play afterwards.
+  - O(state=absent) removes the rules and leaves the forwarding sysctls as they are, since other things may rely
+    on them.
+"""

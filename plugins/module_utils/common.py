@@ -55,6 +55,14 @@ def connection_addresses(module):
     return found
 
 
+def connection_port(module):
+    """The port Ansible reaches this host on: passed by the action plugin, else SSH_CONNECTION."""
+    if module.params.get("connection_port"):
+        return module.params["connection_port"]
+    ssh = os.environ.get("SSH_CONNECTION", "").split()
+    return int(ssh[3]) if len(ssh) == 4 and ssh[3].isdigit() else None
+
+
 def run_module(module, resource_class, result_key):
     """Build the resource, converge it, and exit with actions, diff and the state after."""
     require_pyroute2(module)
@@ -63,7 +71,8 @@ def run_module(module, resource_class, result_key):
 
     try:
         resource = resource_class.from_params(module.params)
-        result = converge([resource], module.check_mode, connection_addresses(module))
+        result = converge([resource], module.check_mode, connection_addresses(module),
+                          connection_port=connection_port(module))
     except NetfabricError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     for warning in result.pop("warnings"):

@@ -5,22 +5,46 @@
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
+import os
+from contextlib import contextmanager
 
 from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader, Namespaces
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
 
 
-def converge(resources, check_mode=False, protected_addresses=(), path_of=lambda i, r: ""):
+STATE_DIR = "/var/lib/netfabric"
+
+
+@contextmanager
+def host_lock():
+    """Serialises runs on one host (two playbooks, or AWX and a shell): read, plan and
+    apply see no other run's half-made changes."""
+    os.makedirs(STATE_DIR, mode=0o755, exist_ok=True)
+    with open(os.path.join(STATE_DIR, "lock"), "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def converge(resources, check_mode=False, protected_addresses=(), path_of=lambda i, r: "", connection_port=None):
     """Bring the host to the desired resources; returns the plan and what happened.
 
     Validation of each resource already happened when it was built; the planner
     adds the checks that need the host (missing namespaces, kinds, references).
     In check mode the same plan is computed and nothing is applied.
     """
+    with host_lock():
+        return _converge(resources, check_mode, protected_addresses, path_of, connection_port)
+
+
+def _converge(resources, check_mode, protected_addresses, path_of, connection_port):
     namespaces = Namespaces()
     try:
-        planner = Planner(KernelReader(namespaces), check_mode, protected_addresses)
+        planner = Planner(KernelReader(namespaces), check_mode, protected_addresses, connection_port)
         plan = planner.plan_resources(resources, path_of)
         warnings = list(plan.warnings)
         if plan.actions and not check_mode:

@@ -23,6 +23,7 @@ try:
     import pyroute2
     from pyroute2 import IPRoute
     from pyroute2 import netns as pr_netns
+    from pyroute2.conntrack import Conntrack, NFCTAttrTuple
     from pyroute2.netlink.exceptions import NetlinkError
 except ImportError as exc:  # the modules report it through missing_required_lib
     PYROUTE2_IMPORT_ERROR = exc
@@ -32,6 +33,7 @@ else:
     PYROUTE2_IMPORT_ERROR = None
     PYROUTE2_VERSION = getattr(pyroute2, "__version__", "unknown")
 
+from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
 from ansible_collections.netfabric.netns.plugins.module_utils.model import is_link_local_v6, sysctl_path
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
@@ -69,6 +71,8 @@ def pyroute2_too_old(version):
 
 
 def reason(exc):
+    if isinstance(exc, nft.NftError):
+        return f"nftables refused it: {exc}"
     code = getattr(exc, "code", None) or getattr(exc, "errno", None)
     return REASONS.get(code, f"{exc} (errno {code})")
 
@@ -204,6 +208,11 @@ class KernelReader:
             ))
         return routes
 
+    def read_nft(self, name):
+        """(rules of the collection's table, foreign forward chains that drop by policy)."""
+        with self.ns.inside(name):
+            return nft.Nft().read_table()
+
     def read_sysctl(self, name, key):
         try:
             with self.ns.inside(name), open(sysctl_path(key)) as handle:
@@ -254,7 +263,7 @@ class Applier:
                 if step == fail_at:
                     raise OSError(errno.ECANCELED, f"stopped by {FAILPOINT}={fail_at}")
                 getattr(self, "do_" + action.op)(action.netns, **action.args)
-            except (NetlinkError, OSError) as exc:
+            except (NetlinkError, OSError, nft.NftError) as exc:
                 undone = self._undo()
                 raise KernelError(
                     f"{action.subject}: cannot {action.verb}: {reason(exc)}",
@@ -377,3 +386,28 @@ class Applier:
     def do_sysctl_set(self, netns, key, value):
         with self.ns.inside(netns), open(sysctl_path(key), "w") as handle:
             handle.write(value)
+
+    def do_nft_rule(self, netns, rules, commit):
+        """One action per rule added or removed; the last of a group writes the table, atomically."""
+        if commit:
+            with self.ns.inside(netns):
+                nft.Nft().run(nft.transaction(rules))
+
+    def do_conntrack_flush(self, netns, protocol, first, last, keep=None):
+        """Forget UDP flows to these ports that a new or changed forward must catch
+        (conntrack keeps sending a known flow where it went before)."""
+        number = socket.IPPROTO_UDP if protocol == "udp" else socket.IPPROTO_TCP
+        try:
+            with self.ns.inside(netns):
+                tracker = Conntrack()
+            try:
+                for family in (socket.AF_INET, socket.AF_INET6):
+                    for entry in list(tracker.dump_entries(tuple_orig=NFCTAttrTuple(family=family, proto=number))):
+                        orig, reply = entry.tuple_orig, entry.tuple_reply
+                        if orig.proto == number and first <= (orig.dport or 0) <= last and reply.saddr != keep:
+                            tracker.entry("del", tuple_orig=orig)
+            finally:
+                tracker.close()
+        except (NetlinkError, OSError) as exc:
+            self.warnings.append(f"could not flush the conntrack entries of {protocol} ports {first}-{last}: "
+                                 f"{reason(exc)}; old flows may keep their previous destination until they expire")

@@ -413,6 +413,144 @@ class Route(Resource):
         return f"route {self.label()} ({_where(self.netns)}{table})"
 
 
+def check_port(path, value):
+    return check_int(path, value, 1, 65535, "port")
+
+
+def check_port_range(path, value):
+    """A port (8080) or an inclusive range ('8000-8010'): returns (first, last)."""
+    if isinstance(value, str) and "-" in value:
+        first, unused, last = value.partition("-")
+        low, high = check_port(path, first.strip()), check_port(path, last.strip())
+        if low > high:
+            raise ValidationError(path, f"port range '{value}' ends before it starts")
+        return low, high
+    port = check_port(path, value)
+    return port, port
+
+
+def check_subnet(path, value):
+    """A source network in CIDR notation; host bits are an error (10.0.0.1/24)."""
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except (ValueError, TypeError) as exc:
+        if "has host bits set" in str(exc):
+            raise ValidationError(path, f"'{value}' has host bits set (did you mean "
+                                        f"{ipaddress.ip_network(value, strict=False)}?)") from None
+        raise ValidationError(path, f"'{value}' is not a network in CIDR notation (e.g. 192.168.15.0/24)") from None
+
+
+def check_choice(path, value, choices):
+    if value not in choices:
+        raise ValidationError(path, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Masquerade(Resource):
+    """Source NAT of a subnet to the address of the outgoing interface (nat_masquerade)."""
+
+    source: str  # normalised network
+    out_interface: Optional[str] = None
+    netns: Optional[str] = None
+    forwarding: bool = True
+    state: str = "present"
+
+    kind = "masquerade"
+
+    @classmethod
+    def from_params(cls, p, path=""):
+        out = p.get("out_interface")
+        return cls(
+            source=check_subnet(join(path, "source"), _required(p, "source", path)),
+            out_interface=check_ifname(join(path, "out_interface"), out) if out else None,
+            netns=check_netns_name(join(path, "netns"), p.get("netns")),
+            forwarding=p.get("forwarding") is not False,
+            state=check_state(join(path, "state"), p.get("state") or "present"),
+        )
+
+    @property
+    def family(self):
+        return family_of(self.source)
+
+    @property
+    def identity(self):
+        return f"masquerade {self.source} out {self.out_interface or '*'}"
+
+    def describe(self):
+        return f"masquerade {self.source} ({_where(self.netns)})"
+
+
+@dataclass(frozen=True)
+class PortForward(Resource):
+    """DNAT from a port of the host to an address:port in a namespace (port_forward)."""
+
+    ports: tuple  # (first, last); equal for a single port
+    destination: str
+    protocol: str = "tcp"
+    destination_port: Optional[int] = None  # None: the same port(s)
+    host_address: Optional[str] = None
+    in_interface: Optional[str] = None
+    netns: Optional[str] = None
+    forwarding: bool = True
+    force: bool = False
+    state: str = "present"
+
+    kind = "port_forward"
+
+    @classmethod
+    def from_params(cls, p, path=""):
+        ports = check_port_range(join(path, "port"), _required(p, "port", path))
+        state = check_state(join(path, "state"), p.get("state") or "present")
+        raw_destination = p.get("destination")
+        if state == "present":
+            raw_destination = _required(p, "destination", path)
+        destination = check_ip(join(path, "destination"), raw_destination) if raw_destination else None
+        destination_port = check_port(join(path, "destination_port"), p.get("destination_port"))
+        if destination_port is not None and ports[0] != ports[1] and destination_port != ports[0]:
+            raise ValidationError(join(path, "destination_port"), f"{destination_port}: a port range maps onto the "
+                                  "same ports; leave destination_port out")
+        if destination_port == ports[0] and ports[0] == ports[1]:
+            destination_port = None  # the default, spelled out
+        host_address = check_ip(join(path, "host_address"), p["host_address"]) if p.get("host_address") else None
+        for name, address in (("destination", destination), ("host_address", host_address)):
+            if address and ipaddress.ip_address(address).is_loopback:
+                raise ValidationError(join(path, name), f"'{address}' is a loopback address: forwarding it would need "
+                                      "route_localnet (CVE-2020-8558)")
+        if destination and host_address and family_of(destination) != family_of(host_address):
+            raise ValidationError(join(path, "host_address"), f"'{host_address}' is not of the same address family "
+                                  f"as destination '{destination}'")
+        in_interface = p.get("in_interface")
+        return cls(
+            ports=ports,
+            destination=destination,
+            protocol=check_choice(join(path, "protocol"), p.get("protocol") or "tcp", ("tcp", "udp")),
+            destination_port=destination_port,
+            host_address=host_address,
+            in_interface=check_ifname(join(path, "in_interface"), in_interface) if in_interface else None,
+            netns=check_netns_name(join(path, "netns"), p.get("netns")),
+            forwarding=p.get("forwarding") is not False,
+            force=bool(p.get("force")),
+            state=state,
+        )
+
+    @property
+    def family(self):
+        return family_of(self.host_address or self.destination or "0.0.0.0")
+
+    @property
+    def port_text(self):
+        first, last = self.ports
+        return str(first) if first == last else f"{first}-{last}"
+
+    @property
+    def identity(self):
+        return f"port_forward {self.protocol} {self.host_address or '*'} {self.port_text}"
+
+    def describe(self):
+        return f"port forward {self.protocol} {self.host_address or '*'}:{self.port_text} ({_where(self.netns)})"
+
+
 def _required(params, name, path):
     value = params.get(name)
     if value is None or value == "":

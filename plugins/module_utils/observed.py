@@ -49,6 +49,7 @@ class NetnsState:
     routes: Optional[list] = None  # RouteEntry list; None until read
     sysctls: dict = field(default_factory=dict)  # key -> value, filled on demand
     planned: bool = False  # created by this run (nothing to read in the kernel)
+    nft: Optional[object] = None  # nft.Table of the collection's rules, read on demand
 
     def link_by_index(self, index):
         for link in self.links.values():

@@ -16,6 +16,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
     family_of,
@@ -66,10 +67,11 @@ class Plan:
 class Planner:
     """Plans resources one after another against one lazily read view of the host."""
 
-    def __init__(self, reader, check_mode=False, protected_addresses=()):
+    def __init__(self, reader, check_mode=False, protected_addresses=(), connection_port=None):
         self.reader = reader
         self.check_mode = check_mode
         self.protected = {str(ipaddress.ip_address(a)) for a in protected_addresses}
+        self.connection_port = connection_port
         self.plan = Plan()
         self._namespaces = {}  # name -> NetnsState, or None when it does not exist
 
@@ -386,6 +388,123 @@ class Planner:
         self.add("link_master", ns.name, f"bridge '{bridge}' ({_short(ns.name)})", f"enslave '{link.name}'",
                  name=link.name, master=bridge)
         link.master = bridge
+
+
+    # ------------------------------------------------------------ nftables
+
+    def nft_table(self, ns):
+        if ns.nft is None:
+            ns.nft = nft.Table() if ns.planned else nft.Table(*self.reader.read_nft(ns.name))
+        return ns.nft
+
+    def _plan_rules(self, ns, identity, rules):
+        """Make ``rules`` the whole set owned by ``identity``; one action per rule changed."""
+        table = self.nft_table(ns)
+        before = [rule.text for rule in table.owned(identity)]
+        table.set_owner(identity, rules)
+        removed, added, reordered = table.pending()
+        steps = [f"remove rule {rule.text}" for rule in removed] + [f"add rule {rule.text}" for rule in added]
+        if reordered:
+            steps.append("restore the order of its rules")
+        subject = f"nftables table {nft.FAMILY} {nft.TABLE} ({_short(ns.name)})"
+        for i, verb in enumerate(steps):
+            self.add("nft_rule", ns.name, subject, verb, rules=list(table.rules), commit=i == len(steps) - 1)
+        return before, [rule.text for rule in table.owned(identity)], bool(steps)
+
+    def _forwarding(self, ns, family, uplinks, path):
+        """Routing on in the namespace; for IPv6 first accept_ra=2 on the uplinks, or
+        forwarding=1 makes them ignore router advertisements (and lose a SLAAC route)."""
+        subject = f"namespace '{ns.name}'" if ns.name else "the host namespace"
+        if family == 6:
+            for dev in uplinks:
+                link = ns.links.get(dev)
+                if link is None or link.index is None:
+                    continue
+                key = f"net.ipv6.conf.{dev}.accept_ra"
+                if self.sysctl(ns, key, path) == "1":
+                    self.add("sysctl_set", ns.name, subject, f"set {key}=2", key=key, value="2")
+                    ns.sysctls[key] = "2"
+        key = "net.ipv4.ip_forward" if family == 4 else "net.ipv6.conf.all.forwarding"
+        if self.sysctl(ns, key, path) != "1":
+            self.add("sysctl_set", ns.name, subject, f"set {key}=1", key=key, value="1")
+            ns.sysctls[key] = "1"
+
+    def _warn_foreign_drops(self, ns, what):
+        for chain in self.nft_table(ns).foreign_drops:
+            self.plan.warnings.append(
+                f"table {chain.rsplit(' ', 1)[0]} chain {chain.rsplit(' ', 1)[1]} in {where(ns.name)} drops forwarded "
+                f"packets by policy (Docker sets FORWARD to drop): the accepts in table {nft.FAMILY} {nft.TABLE} "
+                f"cannot override another table's drop, so {what} may not pass; accept it in that chain too "
+                f"(with Docker: iptables -I DOCKER-USER ... -j ACCEPT)")
+
+    def _ipv6_default_devs(self, ns):
+        if ns.planned:
+            return []
+        return sorted({r.dev for r in self.routes(ns) if r.dst == "::/0" and r.dev})
+
+    def plan_masquerade(self, r, path):
+        ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
+        fields = {"source": r.source, "out_interface": r.out_interface, "netns": r.netns}
+        if ns is None:
+            return dict(fields, state="absent", rules=[]), dict(fields, state="absent", rules=[])
+        if r.state == "present" and r.out_interface:
+            self.existing_link(ns, r.out_interface, join(path, "out_interface"))
+        rules = nft.masquerade_rules(r.source, r.out_interface, r.identity) if r.state == "present" else []
+        before, after, unused = self._plan_rules(ns, r.identity, rules)
+        if r.state == "present":
+            if r.forwarding:
+                uplinks = [r.out_interface] if r.out_interface else self._ipv6_default_devs(ns)
+                self._forwarding(ns, r.family, uplinks if r.family == 6 else [], join(path, "forwarding"))
+            self._warn_foreign_drops(ns, f"traffic from {r.source}")
+        return (dict(fields, state="present" if before else "absent", rules=before),
+                dict(fields, state=r.state, forwarding=r.forwarding, rules=after))
+
+    def plan_port_forward(self, r, path):
+        ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
+        fields = {"protocol": r.protocol, "port": r.port_text, "host_address": r.host_address, "netns": r.netns}
+        if ns is None:
+            return dict(fields, state="absent", rules=[]), dict(fields, state="absent", rules=[])
+        rules = []
+        if r.state == "present":
+            self._guard_connection_port(r, ns, path)
+            if r.in_interface:
+                self.existing_link(ns, r.in_interface, join(path, "in_interface"))
+            rules = nft.port_forward_rules(r, r.identity, self._connected_subnet(ns, r.destination))
+        before, after, changed = self._plan_rules(ns, r.identity, rules)
+        if changed and r.protocol == "udp":
+            first, last = r.ports
+            self.add("conntrack_flush", ns.name, r.describe(), f"forget conntrack entries of udp ports {r.port_text}",
+                     protocol="udp", first=first, last=last, keep=r.destination if r.state == "present" else None)
+        if r.state == "present":
+            if r.forwarding:
+                self._forwarding(ns, r.family, self._ipv6_default_devs(ns) if r.family == 6 else [],
+                                 join(path, "forwarding"))
+            self._warn_foreign_drops(ns, f"traffic to {r.destination}")
+        destination = {"destination": r.destination, "destination_port": r.destination_port or r.ports[0],
+                       "in_interface": r.in_interface}
+        return (dict(fields, state="present" if before else "absent", rules=before),
+                dict(fields, state=r.state, forwarding=r.forwarding, rules=after, **destination))
+
+    def _connected_subnet(self, ns, destination):
+        """The subnet of this namespace that holds ``destination``, for the hairpin masquerade."""
+        target = ipaddress.ip_address(destination)
+        for link in ns.links.values():
+            for cidr in link.addresses:
+                network = ipaddress.ip_interface(cidr).network
+                if target.version == network.version and target in network and network.prefixlen < network.max_prefixlen:
+                    return str(network)
+        return None
+
+    def _guard_connection_port(self, r, ns, path):
+        """Never forward away the port Ansible reaches this host on."""
+        port = self.connection_port
+        if r.force or ns.name is not None or port is None or r.protocol != "tcp" or not self.protected:
+            return
+        first, last = r.ports
+        hit = sorted(a for a in self.protected if r.host_address in (None, a))
+        if hit and first <= port <= last:
+            raise ValidationError(join(path, "port"), f"refusing to forward tcp port {port} of {hit[0]}: it is the "
+                                  "port of the Ansible connection (set force: true to do it anyway)")
 
 
 def _short(netns):

@@ -4,7 +4,8 @@
 """Action plugin base: tells link modules which address Ansible connects to.
 
 A module cannot see ``ansible_host``; without it, it cannot refuse to enslave,
-move or delete the interface that carries the connection.
+move or delete the interface that carries the connection, or (port_forward) to
+forward away the port of the connection.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from ansible.plugins.action import ActionBase
 
 
 class ConnectionGuardAction(ActionBase):
+    GUARDED_OPTIONS = ("connection_address",)  # what the module accepts
     _supports_check_mode = True
     _supports_async = False
 
@@ -21,6 +23,12 @@ class ConnectionGuardAction(ActionBase):
         args = dict(self._task.args)
         if args.get("connection_address") is None and self._play_context.remote_addr:
             args["connection_address"] = str(self._play_context.remote_addr)
+        if args.get("connection_port") is None and "connection_port" in self.GUARDED_OPTIONS:
+            port = self._play_context.port
+            if port is None and self._connection.transport.rsplit(".", 1)[-1] in ("ssh", "paramiko_ssh"):
+                port = 22
+            if port is not None:
+                args["connection_port"] = int(port)
         result.update(self._execute_module(module_name=self._task.resolved_action, module_args=args,
                                            task_vars=task_vars))
         return result
