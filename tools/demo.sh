@@ -2,9 +2,12 @@
 # Variant 1: red and blue joined by one veth cable (playbooks/veth_pair.yml).
 # Variant 2: red and blue on the bridge v-net-0 with the host address 192.168.15.5 and
 #            default routes through it (playbooks/bridge.yml).
+# Variant 3: the same with NAT to the outside world and the host's port 80 forwarded to
+#            blue's service (playbooks/bridge_nat.yml).
 # After each variant it prints who reaches whom (TCP handshakes, tools/reach.py).
-# The sandbox host stands for a machine whose LAN address is 10.0.0.1 (on "eth0", one end
-# of a veth pair inside the sandbox); this machine's own namespace is never touched.
+# The sandbox host stands for a machine whose LAN address is 10.0.0.1 on "eth0"; the
+# namespace "outside" (10.0.0.100, at the other end of eth0) stands for the LAN and has
+# no route to the namespaces. This machine's own namespace is never touched.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,14 +22,15 @@ cleanup() { sandbox stop "$name" >/dev/null 2>&1 || true; }
 trap cleanup EXIT INT TERM
 
 sandbox start "$name" >/dev/null
-inside "ip link add name eth0 type veth peer name lan0 && ip addr add 10.0.0.1/24 dev eth0" \
-    "&& ip link set lan0 up && ip link set eth0 up"
+inside "ip netns add outside && ip link add name eth0 type veth peer name lan0 netns outside" \
+    "&& ip addr add 10.0.0.1/24 dev eth0 && ip link set eth0 up" \
+    "&& ip -n outside addr add 10.0.0.100/24 dev lan0 && ip -n outside link set lan0 up && ip -n outside link set lo up"
 
 echo "== 1. red and blue joined by a veth cable (playbooks/veth_pair.yml)"
 play playbooks/veth_pair.yml
 echo
 echo "Who reaches whom (host = the sandbox host's LAN address 10.0.0.1):"
-inside "python3 tools/reach.py red=red:192.168.15.1 blue=blue:192.168.15.2 host=-:10.0.0.1"
+inside "python3 tools/reach.py red=red:192.168.15.1 blue=blue:192.168.15.2 host=-:10.0.0.1 outside=outside:10.0.0.100"
 echo
 
 echo "== 2. red and blue on the bridge v-net-0, host address 192.168.15.5 (playbooks/bridge.yml)"
@@ -35,8 +39,21 @@ sandbox exec --ansible "$name" -- \
     "ansible localhost -o -c local -m netfabric.netns.veth -a 'name=veth-red netns=red state=absent'"
 play playbooks/bridge.yml
 echo
-echo "Who reaches whom (host-br = 192.168.15.5 on v-net-0, host = 10.0.0.1 via the default route):"
-inside "python3 tools/reach.py red=red:192.168.15.1 blue=blue:192.168.15.2 host-br=-:192.168.15.5 host=-:10.0.0.1"
+echo "Who reaches whom (host-br = the host's 192.168.15.5 on v-net-0, host = its 10.0.0.1 on eth0):"
+inside "python3 tools/reach.py red=red:192.168.15.1 blue=blue:192.168.15.2 host-br=-:192.168.15.5" \
+    "host=-:10.0.0.1 outside=outside:10.0.0.100"
 echo
-echo "Running the bridge playbook again changes nothing:"
-play playbooks/bridge.yml | grep -E '^localhost|changed='
+
+echo "== 3. the same with NAT and the host's port 80 forwarded to blue:80 (playbooks/bridge_nat.yml)"
+play playbooks/bridge_nat.yml
+echo
+echo "Who reaches whom ('as' = the source address the server saw):"
+inside "python3 tools/reach.py red=red:192.168.15.1 blue=blue:192.168.15.2 host-br=-:192.168.15.5" \
+    "host=-:10.0.0.1 outside=outside:10.0.0.100" \
+    "--forward outside 10.0.0.1:80 blue --forward host 10.0.0.1:80 blue --forward red 10.0.0.1:80 blue"
+echo
+echo "The collection's nftables table in the sandbox host:"
+inside "nft list table inet netfabric"
+echo
+echo "Running the whole playbook again changes nothing:"
+play playbooks/bridge_nat.yml | grep -E '^localhost|changed='

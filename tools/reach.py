@@ -2,12 +2,21 @@
 
 Run it inside a sandbox host. Each endpoint is NAME=NETNS:ADDRESS (NETNS '-' is the
 sandbox's own namespace). A listening socket is opened on every endpoint, then every
-endpoint connects to every other one; a completed handshake means "reaches".
-Sockets are made inside the namespaces with setns(2), all in this one process.
+endpoint connects to every other one; a completed handshake means "reaches". When the
+server sees another source address than the client's own (NAT), the cell says so:
+"yes (as 10.0.0.1)". Sockets are made inside the namespaces with setns(2), all in
+this one process.
 
     reach.py red=red:192.168.15.1 blue=blue:192.168.15.2 host=-:192.168.15.5
+
+A port forward is checked with --forward CLIENT ADDRESS:PORT SERVER, where CLIENT and
+SERVER are endpoint names: a listener on SERVER's address and on PORT's destination
+port (--to-port, default the same) must accept the connection made to ADDRESS:PORT.
+
+    reach.py ... --forward outside 10.0.0.1:8080 blue --to-port 80
 """
 
+import argparse
 import ctypes
 import os
 import socket
@@ -40,39 +49,75 @@ def parse(arg):
     return name, (None if netns in ("-", "") else netns), address
 
 
-def reaches(src_netns, address, timeout=1.0):
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = make_socket(src_netns, family)
+def family_of(address):
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def listen(netns, address, port):
+    sock = make_socket(netns, family_of(address))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((address, port))
+    sock.listen(64)
+    sock.settimeout(1.0)
+    return sock
+
+
+def connect(src_netns, src_address, address, port, listener, timeout=1.0):
+    """The source address the listener saw, or None when there was no handshake.
+    The client is bound to its endpoint's address, so that two endpoints in one
+    namespace are told apart."""
+    sock = make_socket(src_netns, family_of(address))
     sock.settimeout(timeout)
     try:
-        sock.connect((address, PORT))
-        return True
+        sock.bind((src_address, 0))
+        sock.connect((address, port))
+        conn, peer = listener.accept()
+        conn.close()
+        return peer[0]
     except OSError:
-        return False
+        return None
     finally:
         sock.close()
 
 
+def cell(seen, own_address):
+    if seen is None:
+        return "no"
+    return "yes" if seen == own_address else f"yes (as {seen})"
+
+
 def main(argv):
-    endpoints = [parse(arg) for arg in argv]
-    listeners = []
-    for unused, netns, address in endpoints:
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        sock = make_socket(netns, family)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((address, PORT))
-        sock.listen(64)
-        listeners.append(sock)
+    parser = argparse.ArgumentParser(description="who reaches whom")
+    parser.add_argument("endpoints", nargs="+", metavar="NAME=NETNS:ADDRESS")
+    parser.add_argument("--forward", nargs=3, action="append", default=[], metavar=("CLIENT", "ADDRESS:PORT", "SERVER"))
+    parser.add_argument("--to-port", type=int, action="append", default=[], help="destination port of each --forward")
+    args = parser.parse_args(argv)
+    endpoints = [parse(arg) for arg in args.endpoints]
+    by_name = {name: (netns, address) for name, netns, address in endpoints}
+    listeners = {name: listen(netns, address, PORT) for name, netns, address in endpoints}
     names = [endpoint[0] for endpoint in endpoints]
     width = max(len(name) for name in names) + 2
-    first = max(width, len("from \\ to") + 2)
+    rows = []
+    for src, src_netns, src_address in endpoints:
+        rows.append([src] + ["-" if dst == src else cell(connect(src_netns, src_address, address, PORT, listeners[dst]),
+                                                                     src_address)
+                             for dst, unused, address in endpoints])
+    width = max([width] + [len(c) + 2 for row in rows for c in row[1:]])
+    first = max(len(name) for name in names + ["from \\ to"]) + 2
     print("from \\ to".ljust(first) + "".join(name.ljust(width) for name in names))
-    for src, src_netns, unused in endpoints:
-        row = ["-" if dst == src else "yes" if reaches(src_netns, address) else "no"
-               for dst, unused, address in endpoints]
-        print(src.ljust(first) + "".join(cell.ljust(width) for cell in row))
-    for sock in listeners:
+    for row in rows:
+        print(row[0].ljust(first) + "".join(c.ljust(width) for c in row[1:]))
+    for sock in listeners.values():
         sock.close()
+    for i, (client, target, server) in enumerate(args.forward):
+        address, unused, port = target.rpartition(":")
+        to_port = args.to_port[i] if i < len(args.to_port) else int(port)
+        server_netns, server_address = by_name[server]
+        client_netns, client_address = by_name[client]
+        listener = listen(server_netns, server_address, to_port)
+        seen = connect(client_netns, client_address, address.strip("[]"), int(port), listener)
+        listener.close()
+        print(f"{client} -> {target} reaches {server}:{to_port}: {cell(seen, client_address)}")
     return 0
 
 

@@ -10,6 +10,7 @@ import ipaddress
 import os
 from contextlib import contextmanager
 
+from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftError
 from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader, Namespaces
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
 
@@ -76,6 +77,10 @@ def describe(netns=None):
                 continue
             state = reader.read(name)
             state.routes = reader.read_routes(name)
+            try:
+                state.nft = reader.read_nft(name)[0]
+            except NftError:  # no nftables on this host: nothing of ours can be there
+                state.nft = []
             states[name] = state
         nsids = _nsids(namespaces, states)
     finally:
@@ -125,7 +130,8 @@ def _facts(state, states, nsids):
     routes = [{"dst": "default" if r.dst.endswith("/0") else r.dst, "family": 6 if ":" in r.dst else 4,
                "gateway": r.gateway, "dev": r.dev, "metric": r.metric, "table": r.table}
               for r in state.routes if r.table != 255]
-    return {"links": links, "routes": routes}
+    rules = [{"owner": rule.comment, "chain": rule.chain, "rule": rule.text.split(": ", 1)[1]} for rule in state.nft]
+    return {"links": links, "routes": routes, "rules": rules}
 
 
 def _address_key(cidr):

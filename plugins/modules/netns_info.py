@@ -11,7 +11,8 @@ short_description: Gather facts about network namespaces, their links and routes
 version_added: 0.1.0
 description:
   - Lists the named namespaces and, for the host and each namespace (or only O(netns)), its links (kind, veth
-    peer and the peer's namespace, bridge, addresses, MTU, state) and its routes, read through netlink.
+    peer and the peer's namespace, bridge, addresses, MTU, state) and its routes, read through netlink, and the
+    nftables rules the collection owns there (masquerades and port forwards).
 options:
   netns:
     description:
@@ -21,6 +22,7 @@ options:
 requirements:
   - Linux, run as root.
   - pyroute2 >= 0.9 on the managed host.
+  - nftables to report rules (optional).
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -181,6 +183,26 @@ netns:
         table:
           description: Table number.
           type: int
+          returned: always
+    rules:
+      description:
+        - The rules the collection owns in this namespace's nftables table C(inet netfabric) (masquerades, port
+          forwards and their shared helpers), in table order. Empty when there are none or nftables is not installed.
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        owner:
+          description: The identity of the resource that owns the rule (its comment), e.g. C(port_forward tcp * 8080).
+          type: str
+          returned: always
+        chain:
+          description: C(prerouting), C(output), C(forward) or C(postrouting).
+          type: str
+          returned: always
+        rule:
+          description: The rule in nft syntax.
+          type: str
           returned: always
 """
 
