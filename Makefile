@@ -66,6 +66,11 @@ install: venv
 lint: venv install
 	PATH=$(CURDIR)/$(VBIN):$$PATH NO_COLOR=1 ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) \
 		$(VBIN)/ansible-lint --offline --profile production
+	@for module in plugins/modules/*.py; do \
+		name=$$(basename $$module .py); \
+		ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(COLLECTIONS) $(VBIN)/ansible-doc netfabric.netns.$$name >/dev/null \
+			|| { echo "ansible-doc cannot render netfabric.netns.$$name"; exit 1; }; \
+	done; echo "ansible-doc renders every module"
 
 # ansible-test needs the collection under ansible_collections/NAMESPACE/NAME: copy the
 # tracked and new (not ignored) files there, as a git work tree of its own. Its --venv bootstrap downloads get-pip

@@ -72,6 +72,7 @@ options:
 """
 
     NFTABLES = r"""
+options: {}
 requirements:
   - nftables on the managed host (Debian package C(nftables)); the Python binding of libnftables is used when it
     is importable (Debian's C(python3-nftables), or C(pip-nftables) in a virtual environment), else the C(nft)
@@ -85,7 +86,7 @@ notes:
   - An accept in this table cannot override a drop in another table (in nftables every drop is final). When
     another table's forward chain drops by policy (Docker sets C(FORWARD) to drop), the module warns; accept the
     traffic there too (with Docker, in C(DOCKER-USER)).
-  - Debian's C(nftables.service) runs C(flush ruleset) when it (re)starts, which also removes this table: re-run
+  - Debian's C(nftables.service) runs C(flush ruleset) when it (re)starts, which also removes this table; re-run
     the play afterwards.
   - O(state=absent) removes the rules and leaves the forwarding sysctls as they are, since other things may rely
     on them.

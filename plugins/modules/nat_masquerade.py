@@ -116,7 +116,7 @@ masquerade:
       returned: when O(state=present)
       sample: true
     rules:
-      description: The rules it owns in table C(inet netfabric), as C(chain: rule) in nft syntax.
+      description: The rules it owns in table C(inet netfabric), each as its chain, a colon and the rule in nft syntax.
       type: list
       elements: str
       returned: always

@@ -16,7 +16,7 @@ description:
     sent to that address; traffic bridged between namespaces is never caught.
   - Works for connections from other machines (prerouting), from the host itself to its own address (output; never
     for C(127.0.0.0/8) or C(::1), which would need C(route_localnet), CVE-2020-8558), and from a namespace on the
-    destination's own subnet through the host address (hairpin: that traffic is masqueraded, else the reply would
+    destination's own subnet through the host address (hairpin; that traffic is masqueraded, else the reply would
     bypass the host).
   - Accepts the forwarded connections (C(ct status dnat)) in the collection's forward chain, and with
     O(forwarding=true) turns routing on in O(netns).
@@ -184,7 +184,7 @@ port_forward:
       returned: when O(state=present)
       sample: true
     rules:
-      description: The rules it owns in table C(inet netfabric), as C(chain: rule) in nft syntax.
+      description: The rules it owns in table C(inet netfabric), each as its chain, a colon and the rule in nft syntax.
       type: list
       elements: str
       returned: always
