@@ -99,9 +99,11 @@ def main(argv):
     width = max(len(name) for name in names) + 2
     rows = []
     for src, src_netns, src_address in endpoints:
-        rows.append([src] + ["-" if dst == src else cell(connect(src_netns, src_address, address, PORT, listeners[dst]),
-                                                                     src_address)
-                             for dst, unused, address in endpoints])
+        row = [src]
+        for dst, unused, address in endpoints:
+            row.append("-" if dst == src else cell(connect(src_netns, src_address, address, PORT, listeners[dst]),
+                                                   src_address))
+        rows.append(row)
     width = max([width] + [len(c) + 2 for row in rows for c in row[1:]])
     first = max(len(name) for name in names + ["from \\ to"]) + 2
     print("from \\ to".ljust(first) + "".join(name.ljust(width) for name in names))

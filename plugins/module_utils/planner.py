@@ -389,7 +389,6 @@ class Planner:
                  name=link.name, master=bridge)
         link.master = bridge
 
-
     # ------------------------------------------------------------ nftables
 
     def nft_table(self, ns):
