@@ -80,7 +80,9 @@ class Rule:
 
     def sort_key(self):
         rank = next((i for i, prefix in enumerate(RANKS) if self.comment.startswith(prefix)), len(RANKS))
-        return (list(CHAINS).index(self.chain), rank, self.comment)
+        # the first DNAT that matches wins: a forward on one host address before one on any address
+        wildcard = " * " in self.comment
+        return (list(CHAINS).index(self.chain), rank, wildcard, self.comment)
 
     def json(self):
         return {"family": FAMILY, "table": TABLE, "chain": self.chain, "comment": self.comment, "expr": self.expr}

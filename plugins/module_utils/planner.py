@@ -428,8 +428,10 @@ class Planner:
             self.add("sysctl_set", ns.name, subject, f"set {key}=1", key=key, value="1")
             ns.sysctls[key] = "1"
 
-    def _warn_foreign_drops(self, ns, what):
+    def _warn_foreign_drops(self, ns, what, family):
         for chain in self.nft_table(ns).foreign_drops:
+            if chain.split(" ", 1)[0] not in ("inet", "ip" if family == 4 else "ip6"):
+                continue  # an ip table cannot drop IPv6 traffic, nor ip6 IPv4
             self.plan.warnings.append(
                 f"table {chain.rsplit(' ', 1)[0]} chain {chain.rsplit(' ', 1)[1]} in {where(ns.name)} drops forwarded "
                 f"packets by policy (Docker sets FORWARD to drop): the accepts in table {nft.FAMILY} {nft.TABLE} "
@@ -454,7 +456,7 @@ class Planner:
             if r.forwarding:
                 uplinks = [r.out_interface] if r.out_interface else self._ipv6_default_devs(ns)
                 self._forwarding(ns, r.family, uplinks if r.family == 6 else [], join(path, "forwarding"))
-            self._warn_foreign_drops(ns, f"traffic from {r.source}")
+            self._warn_foreign_drops(ns, f"traffic from {r.source}", r.family)
         return (dict(fields, state="present" if before else "absent", rules=before),
                 dict(fields, state=r.state, forwarding=r.forwarding, rules=after))
 
@@ -478,7 +480,7 @@ class Planner:
             if r.forwarding:
                 self._forwarding(ns, r.family, self._ipv6_default_devs(ns) if r.family == 6 else [],
                                  join(path, "forwarding"))
-            self._warn_foreign_drops(ns, f"traffic to {r.destination}")
+            self._warn_foreign_drops(ns, f"traffic to {r.destination}", r.family)
         destination = {"destination": r.destination, "destination_port": r.destination_port or r.ports[0],
                        "in_interface": r.in_interface}
         return (dict(fields, state="present" if before else "absent", rules=before),

@@ -168,3 +168,19 @@ def test_bad_masquerade_source_names_the_option():
         Masquerade.from_params({"source": "10.0.0.0/33"})
     with pytest.raises(ValidationError, match=r"source: '10.0.0.1/24' has host bits set \(did you mean 10.0.0.0/24\?\)"):
         Masquerade.from_params({"source": "10.0.0.1/24"})
+
+
+def test_a_forward_on_one_host_address_comes_before_the_one_on_any_address():
+    specific = PortForward.from_params({"port": 80, "destination": "192.168.15.1", "host_address": "10.0.0.2"})
+    wildcard = PortForward.from_params({"port": 80, "destination": "192.168.15.2"})
+    plan, unused = planned([wildcard, specific])
+    prerouting = [rule.comment for rule in final_rules(plan) if rule.chain == "prerouting"]
+    assert prerouting == ["port_forward tcp 10.0.0.2 80", "port_forward tcp * 80"]
+
+
+def test_an_ipv4_table_dropping_forwards_is_no_concern_of_an_ipv6_masquerade():
+    six = Masquerade.from_params({"source": "fd15::/64"})
+    plan, unused = planned([six], NftReader(drops=["ip filter FORWARD"]))
+    assert plan.warnings == []
+    plan, unused = planned([six], NftReader(drops=["inet firewalld filter_FORWARD"]))
+    assert len(plan.warnings) == 1
