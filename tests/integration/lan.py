@@ -111,11 +111,14 @@ def serve(sock, udp, label, stop):
             continue
 
 
-def client(netns, family, udp, addr, port, deadline):
+def client(netns, family, udp, addr, port, deadline, bind_port):
     error = "no attempt"
     while True:
         sock = make_socket(netns, family, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
         try:
+            if bind_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", bind_port))
             sock.settimeout(max(0.05, min(0.3 if udp else 0.5, deadline - time.monotonic())))
             sock.connect((addr, port))
             sock.send(b"ping")
@@ -151,7 +154,8 @@ def run(check):
             return {"error": "server %s [%s]:%s: %s" % (check["label"], listen, check["server_port"], exc)}
         thread = threading.Thread(target=serve, args=(server, udp, check["label"], stop), daemon=True)
         thread.start()
-        return client(check["client"], family, udp, check["addr"], check["port"], time.monotonic() + check["timeout"])
+        deadline = time.monotonic() + check["timeout"]
+        return client(check["client"], family, udp, check["addr"], check["port"], deadline, check["client_port"])
     finally:
         stop.set()
         if thread is not None:
@@ -163,14 +167,16 @@ print(json.dumps([run(check) for check in json.loads(sys.argv[1])]))
 """
 
 
-def check(client, addr, port, server, server_port=None, proto="tcp", listen=None, label=None, timeout=3.0):
-    """One probe: a client in namespace client (None: the sandbox's own) sends to addr:port;
-    a server listens in namespace server on server_port (default port), on listen (default:
-    every address of the family of addr) and answers with its label (default: the server's
-    namespace, "host" for the sandbox's own) and the peer address it saw."""
+def check(client, addr, port, server, server_port=None, proto="tcp", listen=None, label=None, timeout=3.0,
+          client_port=None):
+    """One probe: a client in namespace client (None: the sandbox's own) sends to addr:port
+    (from client_port if given: the same UDP flow across probes); a server listens in
+    namespace server on server_port (default port), on listen (default: every address of the
+    family of addr) and answers with its label (default: the server's namespace, "host" for
+    the sandbox's own) and the peer address it saw."""
     return {"client": client or "", "addr": addr, "port": int(port), "server": server or "",
             "server_port": int(server_port or port), "proto": proto, "listen": listen,
-            "label": label or server or "host", "timeout": float(timeout)}
+            "label": label or server or "host", "timeout": float(timeout), "client_port": client_port}
 
 
 def probe(host, checks):
