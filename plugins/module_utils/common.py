@@ -17,19 +17,6 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.netfabric.netns.plugins.module_utils import kernel
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
 
-NETNS_OPTION = {"netns": {"type": "str"}}
-STATE_OPTION = {"state": {"type": "str", "choices": ["present", "absent"], "default": "present"}}
-GUARD_OPTIONS = {"force": {"type": "bool", "default": False}, "connection_address": {"type": "str"}}
-
-
-def argument_spec(*parts, **options):
-    spec = {}
-    for part in parts:
-        spec.update(part)
-    spec.update(options)
-    return spec
-
-
 def require_pyroute2(module):
     if kernel.PYROUTE2_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("pyroute2 >= 0.9"),

@@ -282,6 +282,7 @@ class Bridge(Resource):
     mtu: Optional[int] = None
     stp: Optional[bool] = None
     vlan_filtering: Optional[bool] = None
+    isolate_subnet: Optional[bool] = None
     up: Optional[bool] = True
     state: str = "present"
     force: bool = False
@@ -297,6 +298,7 @@ class Bridge(Resource):
             mtu=check_mtu(join(path, "mtu"), p.get("mtu")),
             stp=p.get("stp"),
             vlan_filtering=p.get("vlan_filtering"),
+            isolate_subnet=p.get("isolate_subnet"),
             up=p.get("up", True),
             state=check_state(join(path, "state"), p.get("state") or "present"),
             force=bool(p.get("force")),
@@ -549,6 +551,65 @@ class PortForward(Resource):
 
     def describe(self):
         return f"port forward {self.protocol} {self.host_address or '*'}:{self.port_text} ({_where(self.netns)})"
+
+
+@dataclass(frozen=True)
+class Policy(Resource):
+    """A forward-filter rule between networks (netns_firewall, topology policies)."""
+
+    source: Optional[str] = None
+    destination: Optional[str] = None
+    protocol: Optional[str] = None  # None: any
+    ports: Optional[tuple] = None  # (first, last)
+    action: str = "accept"
+    netns: Optional[str] = None
+    state: str = "present"
+
+    kind = "policy"
+
+    @classmethod
+    def from_params(cls, p, path=""):
+        source = check_subnet(join(path, "source"), p["source"]) if p.get("source") else None
+        destination = check_subnet(join(path, "destination"), p["destination"]) if p.get("destination") else None
+        if source and destination and family_of(source) != family_of(destination):
+            raise ValidationError(join(path, "destination"), f"'{destination}' is not of the same address family "
+                                  f"as source '{source}'")
+        protocol = p.get("protocol")
+        if protocol is not None:
+            check_choice(join(path, "protocol"), protocol, ("tcp", "udp", "icmp"))
+        ports = check_port_range(join(path, "port"), p["port"]) if p.get("port") not in (None, "") else None
+        if ports and protocol not in ("tcp", "udp"):
+            raise ValidationError(join(path, "port"), f"{p['port']}: a port needs protocol tcp or udp")
+        if protocol == "icmp" and not (source or destination):
+            raise ValidationError(join(path, "protocol"), "icmp needs a source or destination to tell IPv4 from IPv6")
+        return cls(
+            source=source,
+            destination=destination,
+            protocol=protocol,
+            ports=ports,
+            action=check_choice(join(path, "action"), p.get("action") or "accept", ("accept", "drop")),
+            netns=check_netns_name(join(path, "netns"), p.get("netns")),
+            state=check_state(join(path, "state"), p.get("state") or "present"),
+        )
+
+    @property
+    def family(self):
+        return family_of(self.source or self.destination or "0.0.0.0")
+
+    @property
+    def port_text(self):
+        if not self.ports:
+            return "*"
+        first, last = self.ports
+        return str(first) if first == last else f"{first}-{last}"
+
+    @property
+    def identity(self):
+        """All its match fields; the action is not part of it (changing it replaces the rule)."""
+        return f"policy {self.source or '*'} > {self.destination or '*'} {self.protocol or '*'} {self.port_text}"
+
+    def describe(self):
+        return f"{self.identity} ({_where(self.netns)})"
 
 
 def _required(params, name, path):

@@ -31,8 +31,9 @@ CHAINS = {  # name -> base chain; nat at the usual dstnat/srcnat priorities, as 
 }
 HELPER_ESTABLISHED = "helper established"
 HELPER_DNAT = "helper dnat"
-# Order inside a chain: helpers, then owners' rules; policies' accepts before their drops.
-RANKS = ("helper", "port_forward", "masquerade", "policy accept", "policy drop")
+# Order inside a chain: shared helpers (replies, forwarded connections), port forwards, policies
+# (accepts before drops), the drops of isolated subnets, then the masquerades' accepts.
+RANKS = ("helper", "port_forward", "policy", "isolate", "masquerade")
 
 
 class NftError(NetfabricError):
@@ -80,9 +81,10 @@ class Rule:
 
     def sort_key(self):
         rank = next((i for i, prefix in enumerate(RANKS) if self.comment.startswith(prefix)), len(RANKS))
-        # the first DNAT that matches wins: a forward on one host address before one on any address
-        wildcard = " * " in self.comment
-        return (list(CHAINS).index(self.chain), rank, wildcard, self.comment)
+        # the first DNAT that matches wins: a forward on one host address before one on any address;
+        # explicit accepts before drops
+        later = " * " in self.comment if self.comment.startswith("port_forward") else "drop" in self.expr[-1]
+        return (list(CHAINS).index(self.chain), rank, later, self.comment)
 
     def json(self):
         return {"family": FAMILY, "table": TABLE, "chain": self.chain, "comment": self.comment, "expr": self.expr}
@@ -163,11 +165,41 @@ def port_forward_rules(forward, identity, hairpin_subnet=None):
     return rules
 
 
+def isolation_rules(subnets, identity):
+    """Forwarded traffic between an isolated subnet and any other network is dropped,
+    after the policies' accepts and the helpers (replies, port forwards)."""
+    rules = []
+    for subnet in subnets:
+        proto = ip_proto(6 if ":" in subnet else 4)
+        rules.append(Rule("forward", identity, [match(payload(proto, "saddr"), address(subnet)),
+                                                match(payload(proto, "daddr"), address(subnet), "!="), {"drop": None}]))
+        rules.append(Rule("forward", identity, [match(payload(proto, "daddr"), address(subnet)),
+                                                match(payload(proto, "saddr"), address(subnet), "!="), {"drop": None}]))
+    return rules
+
+
+def policy_rules(policy, identity):
+    """One forward-chain rule: the policy's match fields and its verdict."""
+    expr = []
+    for field_name, value in (("saddr", policy.source), ("daddr", policy.destination)):
+        if value:
+            expr.append(match(payload(ip_proto(6 if ":" in value else 4), field_name), address(value)))
+    if policy.protocol == "icmp":
+        expr.append(match(meta("l4proto"), "ipv6-icmp" if policy.family == 6 else "icmp"))
+    elif policy.protocol and policy.ports:
+        first, last = policy.ports
+        expr.append(match(payload(policy.protocol, "dport"), first if first == last else {"range": [first, last]}))
+    elif policy.protocol:
+        expr.append(match(meta("l4proto"), policy.protocol))
+    expr.append({policy.action: None})
+    return [Rule("forward", identity, expr)]
+
+
 def helper_rules(rules):
     """The shared rules the owners in ``rules`` need."""
     owners = {rule.comment.split(" ", 1)[0] for rule in rules}
     helpers = []
-    if "masquerade" in owners:
+    if owners & {"masquerade", "policy", "isolate"}:
         helpers.append(Rule("forward", HELPER_ESTABLISHED, [
             match({"ct": {"key": "state"}}, ["established", "related"], "in"), {"accept": None}]))
     if "port_forward" in owners:

@@ -253,6 +253,8 @@ class Planner:
             ns = self.namespace(r.netns, join(path, "netns"), required=False)
             before = _link_view(r, ns.links.get(r.name) if ns else None)
             self._link_absent(r, ns, r.name, "bridge", join(path, "name"))
+            if ns is not None and self._owns_rules(ns, f"isolate {r.name}"):  # its isolation leaves with it
+                self._plan_rules(ns, f"isolate {r.name}", [])
             return before, {"name": r.name, "netns": r.netns, "state": "absent"}
         ns = self.namespace(r.netns, join(path, "netns"))
         link = ns.links.get(r.name)
@@ -272,7 +274,14 @@ class Planner:
                          name=r.name, **{option: wanted})
                 setattr(link, option, wanted)
         self._link_settings(r, ns, link, "bridge", r.addresses, r.mtu, r.up, path)
-        return before, _link_view(r, link)
+        after = _link_view(r, link)
+        if r.isolate_subnet is not None:
+            subnets = sorted({str(ipaddress.ip_interface(cidr).network) for cidr in link.addresses})
+            rules = nft.isolation_rules(subnets, f"isolate {r.name}") if r.isolate_subnet else []
+            before["isolate_subnet"] = bool(self.nft_table(ns).owned(f"isolate {r.name}"))
+            self._plan_rules(ns, f"isolate {r.name}", rules)
+            after["isolate_subnet"] = r.isolate_subnet
+        return before, after
 
     def plan_bridge_port(self, r, path):
         ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
@@ -396,6 +405,13 @@ class Planner:
             ns.nft = nft.Table() if ns.planned else nft.Table(*self.reader.read_nft(ns.name))
         return ns.nft
 
+    def _owns_rules(self, ns, identity):
+        """Whether ``identity`` has rules here; False where nftables is not installed."""
+        try:
+            return bool(self.nft_table(ns).owned(identity))
+        except nft.NftError:
+            return False
+
     def _plan_rules(self, ns, identity, rules):
         """Make ``rules`` the whole set owned by ``identity``; one action per rule changed."""
         table = self.nft_table(ns)
@@ -485,6 +501,19 @@ class Planner:
                        "in_interface": r.in_interface}
         return (dict(fields, state="present" if before else "absent", rules=before),
                 dict(fields, state=r.state, forwarding=r.forwarding, rules=after, **destination))
+
+    def plan_policy(self, r, path):
+        ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
+        fields = {"source": r.source, "destination": r.destination, "protocol": r.protocol,
+                  "port": r.port_text if r.ports else None, "netns": r.netns}
+        if ns is None:
+            return dict(fields, state="absent", rules=[]), dict(fields, state="absent", rules=[])
+        rules = nft.policy_rules(r, r.identity) if r.state == "present" else []
+        before, after, unused = self._plan_rules(ns, r.identity, rules)
+        if r.state == "present" and r.action == "accept":
+            self._warn_foreign_drops(ns, f"what {r.identity} accepts", r.family)
+        return (dict(fields, state="present" if before else "absent", rules=before),
+                dict(fields, state=r.state, action=r.action, rules=after))
 
     def _connected_subnet(self, ns, destination):
         """The subnet of this namespace that holds ``destination``, for the hairpin masquerade."""

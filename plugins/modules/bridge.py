@@ -36,6 +36,18 @@ options:
       - Turn VLAN filtering on or off. Omitted leaves it unmanaged.
       - Kernels built without C(CONFIG_BRIDGE_VLAN_FILTERING) refuse V(true) with "not supported by this kernel".
     type: bool
+  isolate_subnet:
+    description:
+      - V(true) drops forwarded traffic between the bridge's subnets (those of its addresses) and every other network,
+        in both directions, unless a policy (M(netfabric.netns.netns_firewall)) accepts it, it answers an accepted
+        connection, or it comes through a port forward. The namespaces on the bridge still reach each other and the
+        host.
+      - The drop rules live in the forward chain of the nftables table C(inet netfabric), after the policies'
+        accepts; this needs nftables on the host. V(false) removes them; omitted leaves them unmanaged. Removing the
+        bridge removes them too.
+      - Not to be confused with O(netfabric.netns.bridge_port#module:isolated), the kernel's port isolation inside
+        the bridge.
+    type: bool
   up:
     description: Bring the bridge up (V(true)) or down (V(false)).
     type: bool
@@ -68,6 +80,12 @@ EXAMPLES = r"""
     netns: router
     stp: true
     addresses: [10.1.20.1/24, "fd20::1/64"]
+
+- name: A back-end network that other networks reach only through policies
+  netfabric.netns.bridge:
+    name: br-backend
+    addresses: [10.1.20.1/24]
+    isolate_subnet: true
 
 - name: Remove the bridge
   netfabric.netns.bridge:
@@ -124,6 +142,11 @@ bridge:
       type: bool
       returned: when present
       sample: false
+    isolate_subnet:
+      description: Whether the bridge's subnets are isolated, when O(isolate_subnet) is managed.
+      type: bool
+      returned: when O(isolate_subnet) is set
+      sample: true
     vlan_filtering:
       description: Whether VLAN filtering is on.
       type: bool
@@ -133,24 +156,13 @@ bridge:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.netns.plugins.module_utils.common import (
-    GUARD_OPTIONS, NETNS_OPTION, STATE_OPTION, argument_spec, run_module)
+from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Bridge
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            NETNS_OPTION, STATE_OPTION, GUARD_OPTIONS,
-            name={"type": "str", "required": True},
-            addresses={"type": "list", "elements": "str"},
-            mtu={"type": "int"},
-            stp={"type": "bool"},
-            vlan_filtering={"type": "bool"},
-            up={"type": "bool", "default": True},
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=module_spec("bridge"), supports_check_mode=True)
     run_module(module, Bridge, "bridge")
 
 

@@ -114,22 +114,13 @@ bridge_port:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.netns.plugins.module_utils.common import (
-    GUARD_OPTIONS, NETNS_OPTION, STATE_OPTION, argument_spec, run_module)
+from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import BridgePort
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            NETNS_OPTION, STATE_OPTION, GUARD_OPTIONS,
-            bridge={"type": "str", "required": True},
-            port={"type": "str", "required": True},
-            hairpin={"type": "bool"},
-            isolated={"type": "bool"},
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=module_spec("bridge_port"), supports_check_mode=True)
     run_module(module, BridgePort, "bridge_port")
 
 

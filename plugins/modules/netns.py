@@ -108,22 +108,13 @@ netns:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.netns.plugins.module_utils.common import (
-    STATE_OPTION, argument_spec, run_module)
+from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Namespace
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            STATE_OPTION,
-            name={"type": "str", "required": True},
-            loopback={"type": "bool", "default": True},
-            forwarding={"type": "bool"},
-            sysctls={"type": "dict"},
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=module_spec("netns"), supports_check_mode=True)
     run_module(module, Namespace, "netns")
 
 

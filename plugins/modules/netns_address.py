@@ -84,20 +84,13 @@ address:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.netns.plugins.module_utils.common import (
-    GUARD_OPTIONS, NETNS_OPTION, STATE_OPTION, argument_spec, run_module)
+from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import AddressSet
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            NETNS_OPTION, STATE_OPTION, GUARD_OPTIONS,
-            interface={"type": "str", "required": True},
-            addresses={"type": "list", "elements": "str", "required": True},
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=module_spec("netns_address"), supports_check_mode=True)
     run_module(module, AddressSet, "address")
 
 

@@ -131,23 +131,13 @@ route:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.netns.plugins.module_utils.common import (
-    NETNS_OPTION, STATE_OPTION, argument_spec, run_module)
+from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Route
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            NETNS_OPTION, STATE_OPTION,
-            dst={"type": "str", "required": True},
-            gateway={"type": "str"},
-            dev={"type": "str"},
-            metric={"type": "int"},
-            table={"type": "str"},
-        ),
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=module_spec("netns_route"), supports_check_mode=True)
     run_module(module, Route, "route")
 
 

@@ -193,29 +193,14 @@ port_forward:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.netns.plugins.module_utils.common import (
-    NETNS_OPTION, STATE_OPTION, argument_spec, run_module)
+from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import PortForward
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec, REQUIRED_IF
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            NETNS_OPTION, STATE_OPTION,
-            protocol={"type": "str", "choices": ["tcp", "udp"], "default": "tcp"},
-            port={"type": "str", "required": True},
-            destination={"type": "str"},
-            destination_port={"type": "int"},
-            host_address={"type": "str"},
-            in_interface={"type": "str"},
-            forwarding={"type": "bool", "default": True},
-            force={"type": "bool", "default": False},
-            connection_address={"type": "str"},
-            connection_port={"type": "int"},
-        ),
-        required_if=[("state", "present", ["destination"])],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=module_spec("port_forward"), required_if=REQUIRED_IF["port_forward"],
+                           supports_check_mode=True)
     run_module(module, PortForward, "port_forward")
 
 

@@ -184,28 +184,14 @@ veth:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.netns.plugins.module_utils.common import (
-    GUARD_OPTIONS, NETNS_OPTION, STATE_OPTION, argument_spec, run_module)
+from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Veth
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec, REQUIRED_IF
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            NETNS_OPTION, STATE_OPTION, GUARD_OPTIONS,
-            name={"type": "str", "required": True},
-            peer={"type": "str"},
-            peer_netns={"type": "str"},
-            addresses={"type": "list", "elements": "str"},
-            peer_addresses={"type": "list", "elements": "str"},
-            bridge={"type": "str"},
-            peer_bridge={"type": "str"},
-            mtu={"type": "int"},
-            up={"type": "bool", "default": True},
-        ),
-        required_if=[("state", "present", ("peer",))],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=module_spec("veth"), required_if=REQUIRED_IF["veth"],
+                           supports_check_mode=True)
     run_module(module, Veth, "veth")
 
 

@@ -33,6 +33,9 @@ class FakeReader:
     def read_sysctl(self, name, key):
         return self.sysctls.get((name, key))
 
+    def read_nft(self, name):
+        return [], []
+
 
 def plan(resources, namespaces, check_mode=False, protected=(), **reader):
     planner = Planner(FakeReader(namespaces, **reader), check_mode, protected)

@@ -1,0 +1,119 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The options of every resource module, in one place (private to the collection).
+
+Each module builds its argument_spec from here, and netns_topology validates each
+item of a topology list against the same spec, so that an item takes exactly
+the options of the matching module.
+"""
+
+from __future__ import annotations
+
+NETNS = {"netns": {"type": "str"}}
+STATE = {"state": {"type": "str", "choices": ["present", "absent"], "default": "present"}}
+FORCE = {"force": {"type": "bool", "default": False}}
+# Filled in by the action plugins (plugin_utils/connection_guard.py); not topology options.
+CONNECTION = {"connection_address": {"type": "str"}, "connection_port": {"type": "int"}}
+
+
+def _spec(*parts, **options):
+    spec = {}
+    for part in parts:
+        spec.update(part)
+    spec.update(options)
+    return spec
+
+
+SPECS = {
+    "netns": _spec(
+        STATE,
+        name={"type": "str", "required": True},
+        loopback={"type": "bool", "default": True},
+        forwarding={"type": "bool"},
+        sysctls={"type": "dict"},
+    ),
+    "veth": _spec(
+        NETNS, STATE, FORCE,
+        name={"type": "str", "required": True},
+        peer={"type": "str"},
+        peer_netns={"type": "str"},
+        addresses={"type": "list", "elements": "str"},
+        peer_addresses={"type": "list", "elements": "str"},
+        bridge={"type": "str"},
+        peer_bridge={"type": "str"},
+        mtu={"type": "int"},
+        up={"type": "bool", "default": True},
+    ),
+    "bridge": _spec(
+        NETNS, STATE, FORCE,
+        name={"type": "str", "required": True},
+        addresses={"type": "list", "elements": "str"},
+        mtu={"type": "int"},
+        stp={"type": "bool"},
+        vlan_filtering={"type": "bool"},
+        isolate_subnet={"type": "bool"},
+        up={"type": "bool", "default": True},
+    ),
+    "bridge_port": _spec(
+        NETNS, STATE, FORCE,
+        bridge={"type": "str", "required": True},
+        port={"type": "str", "required": True},
+        hairpin={"type": "bool"},
+        isolated={"type": "bool"},
+    ),
+    "netns_address": _spec(
+        NETNS, STATE, FORCE,
+        interface={"type": "str", "required": True},
+        addresses={"type": "list", "elements": "str", "required": True},
+    ),
+    "netns_route": _spec(
+        NETNS, STATE,
+        dst={"type": "str", "required": True},
+        gateway={"type": "str"},
+        dev={"type": "str"},
+        metric={"type": "int"},
+        table={"type": "str"},
+    ),
+    "nat_masquerade": _spec(
+        NETNS, STATE,
+        source={"type": "str", "required": True},
+        out_interface={"type": "str"},
+        forwarding={"type": "bool", "default": True},
+    ),
+    "port_forward": _spec(
+        NETNS, STATE, FORCE,
+        protocol={"type": "str", "choices": ["tcp", "udp"], "default": "tcp"},
+        port={"type": "str", "required": True},
+        destination={"type": "str"},
+        destination_port={"type": "int"},
+        host_address={"type": "str"},
+        in_interface={"type": "str"},
+        forwarding={"type": "bool", "default": True},
+    ),
+    "netns_firewall": _spec(
+        NETNS, STATE,
+        source={"type": "str"},
+        destination={"type": "str"},
+        protocol={"type": "str", "choices": ["tcp", "udp", "icmp"]},
+        port={"type": "str"},
+        action={"type": "str", "choices": ["accept", "drop"], "default": "accept"},
+    ),
+}
+
+REQUIRED_IF = {
+    "veth": [("state", "present", ("peer",))],
+    "port_forward": [("state", "present", ("destination",))],
+}
+
+# Modules whose action plugin passes the connection guard options.
+GUARDED = {"veth": ("connection_address",), "bridge": ("connection_address",), "bridge_port": ("connection_address",),
+           "netns_address": ("connection_address",), "port_forward": ("connection_address", "connection_port")}
+
+
+def module_spec(name):
+    """argument_spec of module ``name``: its resource options plus the guard options."""
+    spec = dict(SPECS[name])
+    for option in GUARDED.get(name, ()):
+        spec[option] = CONNECTION[option]
+    return spec
