@@ -10,9 +10,14 @@ import ipaddress
 import os
 from contextlib import contextmanager
 
-from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftError
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
 from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader, Namespaces
+from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftError
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
+from ansible_collections.netfabric.netns.plugins.module_utils.topology import StateFile
+from ansible_collections.netfabric.netns.plugins.module_utils.topology import check as topology_check
+from ansible_collections.netfabric.netns.plugins.module_utils.topology import desired as topology_desired
+from ansible_collections.netfabric.netns.plugins.module_utils.topology import parse as topology_parse
 
 
 STATE_DIR = "/var/lib/netfabric"
@@ -40,6 +45,61 @@ def converge(resources, check_mode=False, protected_addresses=(), path_of=lambda
     """
     with host_lock():
         return _converge(resources, check_mode, protected_addresses, path_of, connection_port)
+
+
+def converge_topology(topology, name="default", state="present", prune=False, check_mode=False,
+                      protected_addresses=(), connection_port=None, force=False, state_dir=STATE_DIR):
+    """netns_topology: validate the whole topology, plan every resource, apply in order.
+
+    Nothing is changed when validation or planning fails. When the kernel refuses a
+    step, the links and namespaces this run created are removed again (the applier's
+    rollback) and the state file keeps everything this topology may have made, so a
+    later run (or state=absent) converges.
+    """
+    items, forwarding = topology_parse(topology, force=force)  # no host access: before the lock
+    state_file = StateFile(state_dir, name)
+    with host_lock():
+        recorded = state_file.load()
+        namespaces = Namespaces()
+        try:
+            reader = KernelReader(namespaces)
+            planner = Planner(reader, check_mode, protected_addresses, connection_port)
+            if state == "present":
+                topology_check(items, reader.netns_exists, lambda netns: _subnets(planner, netns))
+            ordered, record = topology_desired(items, forwarding, state, recorded, prune)
+            plan = planner.plan_resources([r for unused, r in ordered], lambda i, r: ordered[i][0])
+            warnings = list(plan.warnings)
+            if plan.actions and not check_mode:
+                applier = Applier(namespaces)
+                try:
+                    applier.apply(plan.actions)
+                except KernelError:
+                    state_file.save(dict(recorded, **record))  # whatever may exist stays known
+                    raise
+                finally:
+                    warnings.extend(applier.warnings)
+            if not check_mode:
+                state_file.save(record)
+        finally:
+            namespaces.close()
+    paths = [path for path, unused in ordered]
+    return {
+        "changed": plan.changed,
+        "actions": [action.text for action in plan.actions],
+        "warnings": warnings,
+        "diff": {"before": {p: d[0] for p, d in zip(paths, plan.diffs)},
+                 "after": {p: d[1] for p, d in zip(paths, plan.diffs)}},
+        "resources": paths,
+        "state_file": state_file.path,
+    }
+
+
+def _subnets(planner, netns):
+    """Subnets connected to a namespace that exists (for the topology's gateway check)."""
+    state = planner.namespace(netns, "netns", required=False)
+    if state is None or state.planned:
+        return []
+    return [str(ipaddress.ip_interface(cidr).network) for link in state.links.values() for cidr in link.addresses]
 
 
 def _converge(resources, check_mode, protected_addresses, path_of, connection_port):

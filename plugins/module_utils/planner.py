@@ -28,6 +28,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils.observed import Li
 # Values of a namespace the kernel has just created, so a new namespace is not
 # reported as changing them to what they already are.
 FRESH_NETNS_SYSCTLS = {"net.ipv4.ip_forward": "0", "net.ipv6.conf.all.forwarding": "0"}
+_FORWARDING_KEYS = ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding")
 
 
 def _per_interface(key):
@@ -147,7 +148,18 @@ class Planner:
         for i, resource in enumerate(resources):
             before, after = getattr(self, "plan_" + resource.kind)(resource, path_of(i, resource))
             self.plan.diffs.append((before, after))
+        self._one_nft_transaction_per_namespace()
         return self.plan
+
+    def _one_nft_transaction_per_namespace(self):
+        """Only the last rule action of a namespace writes its table, with the final rules."""
+        last = {}
+        for action in self.plan.actions:
+            if action.op == "nft_rule":
+                action.args["commit"] = False
+                last[action.netns] = action
+        for action in last.values():
+            action.args.update(commit=True, rules=list(action.args["rules"].rules))  # the Table, as it ends
 
     def plan_netns(self, r, path):
         ns = self.namespace(r.name, join(path, "name"), required=False)
@@ -422,8 +434,8 @@ class Planner:
         if reordered:
             steps.append("restore the order of its rules")
         subject = f"nftables table {nft.FAMILY} {nft.TABLE} ({_short(ns.name)})"
-        for i, verb in enumerate(steps):
-            self.add("nft_rule", ns.name, subject, verb, rules=list(table.rules), commit=i == len(steps) - 1)
+        for verb in steps:  # plan_resources makes the last one of the namespace commit the table
+            self.add("nft_rule", ns.name, subject, verb, rules=table, commit=False)
         return before, [rule.text for rule in table.owned(identity)], bool(steps)
 
     def _forwarding(self, ns, family, uplinks, path):
@@ -501,6 +513,21 @@ class Planner:
                        "in_interface": r.in_interface}
         return (dict(fields, state="present" if before else "absent", rules=before),
                 dict(fields, state=r.state, forwarding=r.forwarding, rules=after, **destination))
+
+    def plan_forwarding(self, r, path):
+        """Routing in the host namespace on (or off), for IPv4 and, when used, IPv6."""
+        ns = self.namespace(None, path)
+        families = (4, 6) if r.ipv6 else (4,)
+        before = {key: self.sysctl(ns, key, path) for key in _FORWARDING_KEYS[:len(families)]}
+        if r.enabled:
+            for family in families:
+                self._forwarding(ns, family, self._ipv6_default_devs(ns) if family == 6 else [], path)
+        else:
+            for key in before:
+                if self.sysctl(ns, key, path) != "0":
+                    self.add("sysctl_set", None, "the host namespace", f"set {key}=0", key=key, value="0")
+                    ns.sysctls[key] = "0"
+        return {"forwarding": before}, {"forwarding": {key: ns.sysctls[key] for key in before}}
 
     def plan_policy(self, r, path):
         ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")

@@ -68,6 +68,14 @@ def test_masquerade_never_rewrites_its_own_subnet_and_turns_forwarding_on():
     assert [a.args["commit"] for a in plan.actions if a.op == "nft_rule"] == [False, False, True]
 
 
+def test_one_transaction_per_namespace_for_several_resources():
+    plan, unused = planned([MASQ, WEB])
+    commits = [a for a in plan.actions if a.op == "nft_rule" and a.args["commit"]]
+    assert len(commits) == 1 and commits[0] is [a for a in plan.actions if a.op == "nft_rule"][-1]
+    assert {r.comment for r in commits[0].args["rules"]} == {
+        "helper established", "helper dnat", "masquerade 192.168.15.0/24 out *", "port_forward tcp * 8080"}
+
+
 def test_port_forward_matches_only_local_addresses_and_adds_hairpin_for_its_subnet():
     plan, unused = planned([WEB])
     by_chain = {}

@@ -1,0 +1,300 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A whole host topology: parsing, cross-checks and the record of what it made (private).
+
+Each list item is validated against the argument spec of the matching module
+(module_utils/specs.py), so it takes exactly that module's options, and built
+into the same resource the module would build. The checks that span items
+(duplicates, references, conflicting addresses, unreachable gateways,
+overlapping forwards) run here, before anything is planned or changed; every
+message starts with the item's path, e.g. ``veths[3].peer_netns``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from dataclasses import dataclass, replace
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.model import (
+    AddressSet, Bridge, Masquerade, Namespace, Policy, PortForward, Resource, Route, Veth, check_netns_name, join)
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import REQUIRED_IF, SPECS
+
+# In dependency order: a resource may refer only to resources of earlier lists.
+LISTS = (
+    ("namespaces", "netns", Namespace),
+    ("bridges", "bridge", Bridge),
+    ("veths", "veth", Veth),
+    ("addresses", "netns_address", AddressSet),
+    ("routes", "netns_route", Route),
+    ("masquerade", "nat_masquerade", Masquerade),
+    ("port_forwards", "port_forward", PortForward),
+    ("policies", "netns_firewall", Policy),
+)
+LIST_NAMES = [name for name, unused, unused_cls in LISTS]
+KEYS = ["forwarding"] + LIST_NAMES + ["vxlans"]
+
+
+@dataclass(frozen=True)
+class Forwarding(Resource):
+    """Routing in the host namespace (the topology's top-level ``forwarding``)."""
+
+    enabled: bool
+    ipv6: bool = False
+
+    kind = "forwarding"
+    netns = None
+    state = "present"
+
+    def describe(self):
+        return "the host namespace"
+
+
+def key_of(resource):
+    """What identifies a resource across runs (the state file, prune, duplicates)."""
+    netns = getattr(resource, "netns", None)
+    if isinstance(resource, Namespace):
+        return ("netns", resource.name)
+    if isinstance(resource, (Bridge, Veth)):
+        return (resource.kind, netns, resource.name)
+    if isinstance(resource, AddressSet):
+        return ("address", netns, resource.interface, tuple(sorted(resource.addresses)))
+    if isinstance(resource, Route):
+        return ("route", netns, resource.dst, resource.table or 254, resource.metric)
+    return (resource.kind, netns, resource.identity)
+
+
+def parse(topology, path="", force=False):
+    """(items, forwarding): items is a list of (path, params, resource) in dependency order.
+    ``force`` is the default of the items' own ``force`` option, where they have one."""
+    if topology is None:
+        topology = {}
+    if not isinstance(topology, dict):
+        raise ValidationError(path or "topology", f"must be a dictionary of lists, got {type(topology).__name__}")
+    unknown = sorted(set(topology) - set(KEYS))
+    if unknown:
+        raise ValidationError(path or "topology", f"unknown key '{unknown[0]}' (expected one of {', '.join(KEYS)})")
+    if topology.get("vxlans"):
+        raise ValidationError(join(path, "vxlans"), "VXLAN devices are not supported by this version of the collection")
+    items = []
+    for list_name, module, cls in LISTS:
+        values = topology.get(list_name) or []
+        if not isinstance(values, list):
+            raise ValidationError(join(path, list_name), f"must be a list, got {type(values).__name__}")
+        for i, raw in enumerate(values):
+            item_path = f"{join(path, list_name)}[{i}]"
+            if force and "force" in SPECS[module] and isinstance(raw, dict) and "force" not in raw:
+                raw = dict(raw, force=True)
+            params = validate_item(item_path, module, raw)
+            items.append((item_path, params, cls.from_params(params, item_path)))
+    forwarding = topology.get("forwarding")
+    if forwarding is not None and not isinstance(forwarding, bool):
+        raise ValidationError(join(path, "forwarding"), f"must be true or false, got {forwarding!r}")
+    return items, forwarding
+
+
+def validate_item(path, module, raw):
+    """The item checked and converted against the module's spec (types, choices, defaults)."""
+    if not isinstance(raw, dict):
+        raise ValidationError(path, f"must be a dictionary of {module} options, got {raw!r}")
+    validator = ArgumentSpecValidator(SPECS[module], required_if=REQUIRED_IF.get(module))
+    result = validator.validate(raw)
+    if result.error_messages:
+        raise ValidationError(path, result.error_messages[0].replace(f"({module})", "").strip())
+    return result.validated_parameters
+
+
+def check(items, netns_exists, existing_subnets):
+    """Cross-item checks; the two callbacks read the host (namespaces, connected subnets).
+    A bridge that is not declared must exist: the planner checks that, with the item's path."""
+    present = [(p, r) for p, unused, r in items if r.state == "present"]
+    _check_duplicates(items)
+    declared_ns = {r.name for p, r in present if isinstance(r, Namespace)}
+    for path, resource in present:
+        for field in ("netns", "peer_netns"):
+            name = getattr(resource, field, None)
+            if isinstance(resource, Namespace) or name is None or name in declared_ns or netns_exists(name):
+                continue
+            raise ValidationError(join(path, field), f"namespace '{name}' is not declared and does not exist")
+    addresses = _check_addresses(present)
+    _check_gateways(present, addresses, existing_subnets)
+    _check_forwards(present)
+
+
+def _check_duplicates(items):
+    seen = {}
+    for path, unused, resource in items:
+        key = key_of(resource)
+        if key in seen:
+            raise ValidationError(path, f"{_label(resource)} is declared twice (also at {seen[key]})")
+        seen[key] = path
+    links = {}
+    for path, unused, resource in items:
+        ends = []
+        if isinstance(resource, Bridge):
+            ends = [(resource.netns, resource.name, "name")]
+        elif isinstance(resource, Veth):
+            ends = [(resource.netns, resource.name, "name")]
+            if resource.peer:
+                ends.append((resource.peer_netns, resource.peer, "peer"))
+        for netns, name, field in ends:
+            if (netns, name) in links:
+                raise ValidationError(join(path, field), f"interface '{name}' in {_where(netns)} is declared twice "
+                                                         f"(also at {links[(netns, name)]})")
+            links[(netns, name)] = join(path, field)
+
+
+def _check_addresses(present):
+    """Every declared address once per namespace; returns {netns: [interfaces]}."""
+    owners = {}
+    by_netns = {}
+    for path, resource in present:
+        lists = []
+        if isinstance(resource, (Bridge, Veth)):
+            lists.append((resource.netns, resource.addresses, "addresses"))
+        if isinstance(resource, Veth):
+            lists.append((resource.peer_netns, resource.peer_addresses, "peer_addresses"))
+        if isinstance(resource, AddressSet):
+            lists.append((resource.netns, resource.addresses, "addresses"))
+        for netns, cidrs, field in lists:
+            for i, cidr in enumerate(cidrs or ()):
+                iface = ipaddress.ip_interface(cidr)
+                where = f"{join(path, field)}[{i}]"
+                if (netns, iface.ip) in owners:
+                    raise ValidationError(where, f"address {iface.ip} in {_where(netns)} is also declared at "
+                                                 f"{owners[(netns, iface.ip)]}")
+                owners[(netns, iface.ip)] = where
+                by_netns.setdefault(netns, []).append(iface)
+    return by_netns
+
+
+def _check_gateways(present, addresses, existing_subnets):
+    for path, resource in present:
+        if not isinstance(resource, Route) or not resource.gateway:
+            continue
+        gateway = ipaddress.ip_address(resource.gateway)
+        if gateway.is_link_local:
+            continue  # fe80::1 with dev: on-link by definition
+        declared = [iface.network for iface in addresses.get(resource.netns, [])]
+        if any(gateway in network for network in declared):
+            continue
+        if any(gateway in ipaddress.ip_network(net) for net in existing_subnets(resource.netns)):
+            continue
+        raise ValidationError(join(path, "gateway"), f"{gateway} is not on a subnet connected to "
+                                                     f"{_where(resource.netns)} (declared or existing)")
+
+
+def _check_forwards(present):
+    forwards = [(p, r) for p, r in present if isinstance(r, PortForward)]
+    for i, (path, forward) in enumerate(forwards):
+        for other_path, other in forwards[:i]:
+            same_target = (forward.netns, forward.protocol, forward.host_address) == \
+                (other.netns, other.protocol, other.host_address)
+            if same_target and forward.ports[0] <= other.ports[1] and other.ports[0] <= forward.ports[1]:
+                raise ValidationError(join(path, "port"), f"{forward.protocol} port {forward.port_text} on "
+                                      f"{forward.host_address or 'any host address'} overlaps the forward at {other_path}")
+
+
+def _label(resource):
+    return resource.describe()
+
+
+def _where(netns):
+    return f"netns '{netns}'" if netns else "the host namespace"
+
+
+# ------------------------------------------------------------------ plan order
+
+
+def desired(items, forwarding, state, recorded, prune):
+    """The resources to plan, in order, and the record to keep afterwards.
+
+    present: what an earlier run recorded and this one no longer declares is removed
+    first when ``prune`` (in reverse dependency order); then every item in order.
+    absent: every item and every recorded resource, in reverse dependency order.
+    """
+    declared = {key_of(r): (path, params, r) for path, params, r in items}
+    dropped = [entry for key, entry in recorded.items() if key not in declared]
+    ipv6 = any(":" in str(v) for unused, params, unused_r in items for v in _addresses_of(params))
+    if state == "absent":
+        everything = [(path, r) for path, unused, r in items] + [(entry["path"], entry["resource"]) for entry in dropped]
+        ordered = sorted(everything, key=lambda pr: -_rank(pr[1]))
+        return [(path, replace(r, state="absent")) for path, r in ordered], {}
+    plan = []
+    record = {key: {"path": path, "params": params, "resource": r} for key, (path, params, r) in declared.items()
+              if r.state == "present"}
+    if prune:
+        for entry in sorted(dropped, key=lambda e: -_rank(e["resource"])):
+            plan.append((f"(pruned) {entry['path']}", replace(entry["resource"], state="absent")))
+    else:
+        for entry in dropped:
+            record[key_of(entry["resource"])] = entry
+    plan += [(path, r) for path, unused, r in items]
+    if forwarding is not None:
+        plan.append(("forwarding", Forwarding(forwarding, ipv6)))
+    return plan, record
+
+
+def _addresses_of(params):
+    for field in ("addresses", "peer_addresses", "source", "destination", "dst", "gateway"):
+        value = params.get(field)
+        if isinstance(value, (list, tuple)):
+            yield from value
+        elif value:
+            yield value
+
+
+def _rank(resource):
+    return next(i for i, (unused, unused_module, cls) in enumerate(LISTS) if isinstance(resource, cls))
+
+
+# ------------------------------------------------------------------ state file
+
+
+class StateFile:
+    """What a topology (by name) made on this host: /var/lib/netfabric/topology-<name>.json."""
+
+    def __init__(self, directory, name):
+        check_netns_name("name", name)  # the same rules: a plain file name
+        self.path = os.path.join(directory, f"topology-{name}.json")
+
+    def load(self):
+        """{key: {"path", "params", "resource"}} of the last run; empty when there is none."""
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return {}
+        except ValueError as exc:
+            raise ValidationError("name", f"the state file {self.path} is not valid JSON ({exc}); move it away "
+                                          "to start afresh") from None
+        record = {}
+        modules = {module: (list_name, cls) for list_name, module, cls in LISTS}
+        for entry in data.get("resources", []):
+            unused, cls = modules[entry["module"]]
+            resource = cls.from_params(entry["params"], entry["path"])
+            record[key_of(resource)] = {"path": entry["path"], "params": entry["params"], "resource": resource}
+        return record
+
+    def save(self, record):
+        if not record:
+            self.remove()
+            return
+        modules = {cls: module for unused, module, cls in LISTS}
+        entries = [{"module": modules[type(e["resource"])], "path": e["path"], "params": e["params"]}
+                   for e in sorted(record.values(), key=lambda e: (_rank(e["resource"]), e["path"]))]
+        tmp = self.path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump({"version": 1, "resources": entries}, handle, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+    def remove(self):
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,202 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: netns_topology
+short_description: Converge a whole host topology of namespaces, links, NAT and policies in one call
+version_added: 0.2.0
+description:
+  - Takes the description of a host's whole namespace network (O(topology)) and makes the host match it in one run,
+    reading the kernel once, planning every resource and applying the plan in dependency order (namespaces,
+    bridges, veths, addresses, routes, masquerades, port forwards, policies, then O(topology.forwarding)).
+  - Each list item takes exactly the options of the matching module (M(netfabric.netns.netns),
+    M(netfabric.netns.bridge), M(netfabric.netns.veth), M(netfabric.netns.netns_address),
+    M(netfabric.netns.netns_route), M(netfabric.netns.nat_masquerade), M(netfabric.netns.port_forward),
+    M(netfabric.netns.netns_firewall)) and behaves the same way.
+  - The whole topology is validated before anything changes, with messages that carry the item's path
+    (C(veths[3].peer_netns)); duplicate names, references to namespaces that are neither declared nor existing,
+    an address declared twice in one namespace, a gateway on no connected subnet and two port forwards on the same
+    host address and port are all refused.
+  - RV(actions) is the ordered plan; check mode returns the same list and changes nothing.
+  - What the topology made is recorded in C(/var/lib/netfabric/topology-<name>.json), so that O(prune) and
+    O(state=absent) remove what it made, and nothing else.
+  - When the kernel refuses a step midway, the namespaces and links this run created are removed again and the
+    error names the step, the steps done and what was rolled back. Addresses, routes, sysctls and rules set before
+    the failure stay; the state file keeps them, so the next run (or O(state=absent)) converges from there.
+options:
+  topology:
+    description:
+      - The topology. Keys C(namespaces), C(bridges), C(veths), C(addresses), C(routes), C(masquerade),
+        C(port_forwards), C(policies) (lists of the matching modules' options), C(forwarding) (bool; turns routing
+        on in the host namespace, for IPv6 too when the topology has IPv6 addresses) and C(vxlans) (reserved; must
+        be empty in this version).
+    type: dict
+    default: {}
+  name:
+    description:
+      - The topology's name. It keys the state file, so several topologies can share one host.
+    type: str
+    default: default
+  prune:
+    description:
+      - Remove what an earlier run of this topology (by O(name)) created and this one no longer declares. Without
+        it, such resources are left in place and stay recorded, so a later prune still finds them.
+      - Resources that this topology never declared are never touched.
+    type: bool
+    default: false
+  state:
+    description:
+      - V(present) converges the topology; V(absent) removes what it declares and what its state file records, in
+        reverse dependency order, then the state file.
+      - List items may carry their own O(state=absent) to remove one resource while the rest stays.
+    type: str
+    choices: [present, absent]
+    default: present
+  force:
+    description:
+      - The default of C(force) for the items whose module has that option (veths, bridges, addresses, port forwards);
+        an item's own C(force) wins.
+    type: bool
+    default: false
+  connection_address:
+    description:
+      - The address the controller uses to reach this host, filled in from C(ansible_host) by the collection's
+        action plugin. The interface that carries it is never enslaved, moved or deleted unless O(force=true).
+    type: str
+  connection_port:
+    description: The port the controller connects on, filled in by the action plugin; never forwarded away.
+    type: int
+requirements:
+  - Linux, run as root.
+  - pyroute2 >= 0.9 on the managed host.
+  - nftables on the managed host when the topology has masquerades, port forwards, policies or isolated bridges.
+notes:
+  - Named namespaces live in C(/run/netns), a tmpfs; nothing here is persistent across a reboot yet. Re-run the play.
+  - Runs on one host are serialised by the lock C(/var/lib/netfabric/lock).
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details: Check mode computes the same action list as the real run, also on an empty host, and writes nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: full
+  idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+seealso:
+  - module: netfabric.netns.netns_info
+  - module: netfabric.netns.netns_probe
+author:
+  - Netfabric developers (@netfabric)
+"""
+
+EXAMPLES = r"""
+- name: The bridge walkthrough with NAT and a port forward
+  netfabric.netns.netns_topology:
+    name: walkthrough
+    topology:
+      namespaces: [{name: red}, {name: blue}]
+      bridges: [{name: v-net-0, addresses: [192.168.15.5/24]}]
+      veths:
+        - {name: veth-red, netns: red, addresses: [192.168.15.1/24], peer: veth-red-br, peer_bridge: v-net-0}
+        - {name: veth-blue, netns: blue, addresses: [192.168.15.2/24], peer: veth-blue-br, peer_bridge: v-net-0}
+      routes:
+        - {netns: red, dst: default, gateway: 192.168.15.5}
+        - {netns: blue, dst: default, gateway: 192.168.15.5}
+      masquerade: [{source: 192.168.15.0/24}]
+      port_forwards: [{port: 80, destination: 192.168.15.2}]
+
+- name: Two networks behind the host as a router, the back end reachable only on the database port
+  netfabric.netns.netns_topology:
+    name: apps
+    prune: true
+    topology:
+      forwarding: true
+      namespaces: [{name: web}, {name: db}]
+      bridges:
+        - {name: br-web, addresses: [10.1.10.1/24]}
+        - {name: br-back, addresses: [10.1.20.1/24], isolate_subnet: true}
+      veths:
+        - {name: eth0, netns: web, addresses: [10.1.10.10/24], peer: veth-web, peer_bridge: br-web}
+        - {name: eth0, netns: db, addresses: [10.1.20.10/24], peer: veth-db, peer_bridge: br-back}
+      routes:
+        - {netns: web, dst: default, gateway: 10.1.10.1}
+        - {netns: db, dst: default, gateway: 10.1.20.1}
+      policies:
+        - {source: 10.1.10.0/24, destination: 10.1.20.0/24, protocol: tcp, port: 5432}
+
+- name: Tear it down
+  netfabric.netns.netns_topology:
+    name: apps
+    state: absent
+"""
+
+RETURN = r"""
+actions:
+  description: The plan, in the order it was (or in check mode would be) applied.
+  returned: always
+  type: list
+  elements: str
+  sample: ["namespace 'red': create", "namespace 'red': set loopback up", "bridge 'v-net-0' (host): create"]
+resources:
+  description: The path of every resource planned, in order (pruned ones start with C((pruned))).
+  returned: always
+  type: list
+  elements: str
+  sample: ["namespaces[0]", "namespaces[1]", "bridges[0]", "veths[0]"]
+state_file:
+  description: Where the record of what the topology made is kept.
+  returned: always
+  type: str
+  sample: /var/lib/netfabric/topology-walkthrough.json
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.netfabric.netns.plugins.module_utils.common import (
+    connection_addresses, connection_port, require_pyroute2)
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "topology": {"type": "dict", "default": {}},
+            "name": {"type": "str", "default": "default"},
+            "prune": {"type": "bool", "default": False},
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "force": {"type": "bool", "default": False},
+            "connection_address": {"type": "str"},
+            "connection_port": {"type": "int"},
+        },
+        supports_check_mode=True,
+    )
+    require_pyroute2(module)
+    from ansible_collections.netfabric.netns.plugins.module_utils.engine import converge_topology
+
+    params = module.params
+    try:
+        result = converge_topology(params["topology"], params["name"], params["state"], params["prune"],
+                                   module.check_mode, connection_addresses(module), connection_port(module),
+                                   params["force"])
+    except NetfabricError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
