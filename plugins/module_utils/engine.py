@@ -74,7 +74,7 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
                 try:
                     applier.apply(plan.actions)
                 except KernelError:
-                    state_file.save(dict(recorded, **record))  # whatever may exist stays known
+                    state_file.save({**recorded, **record})  # whatever may exist stays known
                     raise
                 finally:
                     warnings.extend(applier.warnings)

@@ -267,7 +267,7 @@ class Applier:
                 undone = self._undo()
                 raise KernelError(
                     f"{action.subject}: cannot {action.verb}: {reason(exc)}",
-                    completed=[a.text for a in done], failed=action.text, rolled_back=undone,
+                    completed=[a.text for a in done], failed_step=action.text, rolled_back=undone,
                 ) from exc
             done.append(action)
 

@@ -104,8 +104,12 @@ def validate_item(path, module, raw):
         raise ValidationError(path, f"must be a dictionary of {module} options, got {raw!r}")
     validator = ArgumentSpecValidator(SPECS[module], required_if=REQUIRED_IF.get(module))
     result = validator.validate(raw)
-    if result.error_messages:
-        raise ValidationError(path, result.error_messages[0].replace(f"({module})", "").strip())
+    for error in result.errors:
+        if type(error).__name__ == "UnsupportedError":  # its message is "<names>. Supported parameters include: ..."
+            names = sorted(set(raw) - set(SPECS[module]))
+            raise ValidationError(path, f"unknown option {', '.join(repr(n) for n in names)} "
+                                        f"(a {module} item takes: {', '.join(sorted(SPECS[module]))})")
+        raise ValidationError(path, error.error_message)
     return result.validated_parameters
 
 
