@@ -22,7 +22,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
-    AddressSet, Bridge, Masquerade, Namespace, Policy, PortForward, Resource, Route, Veth, check_netns_name, join)
+    AddressSet, Bridge, Masquerade, Namespace, Policy, PortForward, Resource, Route, Veth, join)
 from ansible_collections.netfabric.netns.plugins.module_utils.specs import REQUIRED_IF, SPECS
 
 # In dependency order: a resource may refer only to resources of earlier lists.
@@ -264,7 +264,8 @@ class StateFile:
     """What a topology (by name) made on this host: /var/lib/netfabric/topology-<name>.json."""
 
     def __init__(self, directory, name):
-        check_netns_name("name", name)  # the same rules: a plain file name
+        if not isinstance(name, str) or not name or "/" in name or name in (".", "..") or "\0" in name:
+            raise ValidationError("name", f"topology name {name!r} must be a plain file name (no '/')")
         self.path = os.path.join(directory, f"topology-{name}.json")
 
     def load(self):
