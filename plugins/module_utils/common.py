@@ -17,6 +17,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.netfabric.netns.plugins.module_utils import kernel
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
 
+
 def require_pyroute2(module):
     if kernel.PYROUTE2_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("pyroute2 >= 0.9"),

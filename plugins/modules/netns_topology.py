@@ -12,7 +12,7 @@ version_added: 0.2.0
 description:
   - Takes the description of a host's whole namespace network (O(topology)) and makes the host match it in one run,
     reading the kernel once, planning every resource and applying the plan in dependency order (namespaces,
-    bridges, veths, addresses, routes, masquerades, port forwards, policies, then O(topology.forwarding)).
+    bridges, veths, addresses, routes, masquerades, port forwards, policies, then the top-level C(forwarding) of O(topology)).
   - Each list item takes exactly the options of the matching module (M(netfabric.netns.netns),
     M(netfabric.netns.bridge), M(netfabric.netns.veth), M(netfabric.netns.netns_address),
     M(netfabric.netns.netns_route), M(netfabric.netns.nat_masquerade), M(netfabric.netns.port_forward),
