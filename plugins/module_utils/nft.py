@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import shutil
 import subprocess
 
@@ -29,6 +30,8 @@ CHAINS = {  # name -> base chain; nat at the usual dstnat/srcnat priorities, as 
     "forward": {"type": "filter", "hook": "forward", "prio": 0, "policy": "accept"},
     "postrouting": {"type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"},
 }
+# "cli" makes the engine use the nft command even where the binding is importable (tests, troubleshooting).
+BACKEND_VARIABLE = "NETFABRIC_NFT_BACKEND"
 HELPER_ESTABLISHED = "helper established"
 HELPER_DNAT = "helper dnat"
 # Order inside a chain: shared helpers (replies, forwarded connections), port forwards, policies
@@ -260,6 +263,8 @@ class Nft:
     def __init__(self):
         self._lib = None
         try:
+            if os.environ.get(BACKEND_VARIABLE) == "cli":
+                raise ImportError("the nft command was asked for")
             import nftables  # Debian's python3-nftables or PyPI's pip-nftables
             self._lib = nftables.Nftables()
             self._lib.set_json_output(True)

@@ -185,3 +185,15 @@ def test_netns_firewall_lifecycle(host):
     assert [a.split(": ", 1)[1].split()[0] for a in replaced["actions"]] == ["remove", "add"]
     assert replaced["actions"][1].endswith('drop comment "policy 10.1.10.0/24 > 10.1.20.0/24 tcp 5432"')
     assert nft_table(host) is None
+
+
+def test_the_nft_command_serves_where_the_python_binding_is_missing(host):
+    """The same table, written and read back through `nft -j -f -` instead of libnftables' binding."""
+    cli = {"NETFABRIC_NFT_BACKEND": "cli"}
+    play = host.play([task("netns_topology", topology(WALKTHROUGH), "through nft", environment=cli),
+                      task("netns_topology", topology(WALKTHROUGH), "again, through the binding"),
+                      task("netns_topology", topology(WALKTHROUGH), "again, through nft", environment=cli)])
+    assert play.rc == 0, play.stdout
+    assert [r["changed"] for r in play.results] == [True, False, False]
+    assert any("8080" in json.dumps(item) for item in nft_table(host))
+    assert host.tcp_ok("blue", "192.168.15.2", 80, client_ns="red")
