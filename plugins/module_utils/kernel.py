@@ -42,6 +42,7 @@ NETNS_DIR = "/run/netns"
 # Tests set it to k to make the k-th action fail, to prove the rollback of steps 1..k-1.
 FAILPOINT = "NETFABRIC_FAIL_AT_STEP"
 IFF_UP = 0x1
+ZERO_MAC = "00:00:00:00:00:00"
 RTN_UNICAST = 1
 FAMILIES = {socket.AF_INET: 4, socket.AF_INET6: 6}
 
@@ -208,6 +209,15 @@ class KernelReader:
             ))
         return routes
 
+    def read_remotes(self, name, ifname):
+        """The destinations of a vxlan's all-zero forwarding entries (head-end replication)."""
+        ipr = self.ns.ipr(name)
+        found = ipr.link_lookup(ifname=ifname)
+        if not found:
+            return []
+        return sorted(msg.get("NDA_DST") for msg in ipr.fdb("dump", ifindex=found[0])
+                      if msg["ifindex"] == found[0] and msg.get("NDA_LLADDR") == ZERO_MAC and msg.get("NDA_DST"))
+
     def read_nft(self, name):
         """(rules of the collection's table, foreign forward chains that drop by policy)."""
         with self.ns.inside(name):
@@ -239,6 +249,13 @@ def _parse_link(msg):
         if data is not None:
             link.stp = bool(_attr(data, "IFLA_BR_STP_STATE", 0))
             link.vlan_filtering = bool(_attr(data, "IFLA_BR_VLAN_FILTERING", 0))
+    if link.kind == "vxlan":
+        data = info.get("data")
+        if data is not None:
+            link.vni = _attr(data, "IFLA_VXLAN_ID")
+            link.dstport = _attr(data, "IFLA_VXLAN_PORT")
+            link.local = _attr(data, "IFLA_VXLAN_LOCAL") or _attr(data, "IFLA_VXLAN_LOCAL6")
+            link.dev_index = _attr(data, "IFLA_VXLAN_LINK")
     if info.get("slave_kind") == "bridge":
         data = info.get("slave_data")
         if data is not None:
@@ -318,6 +335,23 @@ class Applier:
         extra = {"mtu": mtu} if mtu else {}
         self.ns.ipr(netns).link("add", ifname=name, kind="bridge", **extra)
         self._created.append(("link", netns, name))
+
+    def do_link_add_vxlan(self, netns, name, vni, dstport, local=None, dev=None, mtu=None):
+        spec = {"vxlan_id": vni, "vxlan_port": dstport}
+        if local:
+            spec["vxlan_local6" if ":" in local else "vxlan_local"] = local
+        if dev:
+            spec["vxlan_link"] = self._index(netns, dev)
+        if mtu:
+            spec["mtu"] = mtu
+        self.ns.ipr(netns).link("add", ifname=name, kind="vxlan", **spec)
+        self._created.append(("link", netns, name))
+
+    def do_fdb_append(self, netns, name, remote):
+        self.ns.ipr(netns).fdb("append", ifindex=self._index(netns, name), lladdr=ZERO_MAC, dst=remote)
+
+    def do_fdb_del(self, netns, name, remote):
+        self.ns.ipr(netns).fdb("del", ifindex=self._index(netns, name), lladdr=ZERO_MAC, dst=remote)
 
     def do_link_del(self, netns, name):
         self.ns.ipr(netns).link("del", index=self._index(netns, name))

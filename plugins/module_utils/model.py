@@ -612,6 +612,80 @@ class Policy(Resource):
         return f"{self.identity} ({_where(self.netns)})"
 
 
+def check_ip_list(path, values):
+    if values is None:
+        return None
+    if not isinstance(values, (list, tuple)):
+        raise ValidationError(path, f"must be a list of addresses, got {values!r}")
+    result = []
+    for i, value in enumerate(values):
+        address = check_ip(f"{path}[{i}]", value)
+        if address in result:
+            raise ValidationError(f"{path}[{i}]", f"address '{value}' is listed twice")
+        result.append(address)
+    return tuple(result)
+
+
+@dataclass(frozen=True)
+class Vxlan(Resource):
+    """A VXLAN device with unicast head-end replication to its remotes (vxlan)."""
+
+    name: str
+    vni: Optional[int] = None
+    local: Optional[str] = None
+    remotes: Optional[tuple] = None  # None: the forwarding entries are not managed
+    dstport: int = 4789
+    dev: Optional[str] = None
+    bridge: Optional[str] = None
+    mtu: Optional[int] = None
+    addresses: Optional[tuple] = None
+    up: Optional[bool] = True
+    netns: Optional[str] = None
+    state: str = "present"
+    force: bool = False
+
+    kind = "vxlan"
+
+    @classmethod
+    def from_params(cls, p, path=""):
+        state = check_state(join(path, "state"), p.get("state") or "present")
+        vni = p.get("vni")
+        if state == "present":
+            vni = _required(p, "vni", path)
+        local = check_ip(join(path, "local"), p["local"]) if p.get("local") else None
+        remotes = check_ip_list(join(path, "remotes"), p.get("remotes"))
+        for i, remote in enumerate(remotes or ()):
+            if local and family_of(remote) != family_of(local):
+                raise ValidationError(f"{join(path, 'remotes')}[{i}]", f"'{remote}' is not of the same address family "
+                                      f"as local '{local}'")
+        vxlan = cls(
+            name=check_ifname(join(path, "name"), _required(p, "name", path)),
+            vni=check_int(join(path, "vni"), vni, 1, 2**24 - 1, "VNI"),
+            local=local,
+            remotes=remotes,
+            dstport=check_port(join(path, "dstport"), p.get("dstport") or 4789),
+            dev=check_ifname(join(path, "dev"), p["dev"]) if p.get("dev") else None,
+            bridge=check_ifname(join(path, "bridge"), p["bridge"]) if p.get("bridge") else None,
+            mtu=check_mtu(join(path, "mtu"), p.get("mtu")),
+            addresses=check_cidr_list(join(path, "addresses"), p.get("addresses")),
+            up=p.get("up", True),
+            netns=check_netns_name(join(path, "netns"), p.get("netns")),
+            state=state,
+            force=bool(p.get("force")),
+        )
+        check_ipv6_mtu(join(path, "mtu"), vxlan.mtu, vxlan.addresses)
+        if vxlan.bridge is not None and vxlan.bridge == vxlan.name:
+            raise ValidationError(join(path, "bridge"), f"'{vxlan.bridge}' cannot be attached to itself")
+        return vxlan
+
+    @property
+    def identity(self):
+        return f"vxlan {self.name}"
+
+    def describe(self):
+        return f"vxlan '{self.name}' ({_where(self.netns)})"
+
+
 def _required(params, name, path):
     value = params.get(name)
     if value is None or value == "":

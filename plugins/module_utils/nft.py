@@ -25,6 +25,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils.errors import Netf
 FAMILY = "inet"
 TABLE = "netfabric"
 CHAINS = {  # name -> base chain; nat at the usual dstnat/srcnat priorities, as netavark does
+    "input": {"type": "filter", "hook": "input", "prio": 0, "policy": "accept"},
     "prerouting": {"type": "nat", "hook": "prerouting", "prio": -100, "policy": "accept"},
     "output": {"type": "nat", "hook": "output", "prio": -100, "policy": "accept"},
     "forward": {"type": "filter", "hook": "forward", "prio": 0, "policy": "accept"},
@@ -36,7 +37,7 @@ HELPER_ESTABLISHED = "helper established"
 HELPER_DNAT = "helper dnat"
 # Order inside a chain: shared helpers (replies, forwarded connections), port forwards, policies
 # (accepts before drops), the drops of isolated subnets, then the masquerades' accepts.
-RANKS = ("helper", "port_forward", "policy", "isolate", "masquerade")
+RANKS = ("helper", "port_forward", "policy", "isolate", "masquerade", "vxlan")
 
 
 class NftError(NetfabricError):
@@ -196,6 +197,18 @@ def policy_rules(policy, identity):
         expr.append(match(meta("l4proto"), policy.protocol))
     expr.append({policy.action: None})
     return [Rule("forward", identity, expr)]
+
+
+def vxlan_rules(vxlan, identity):
+    """Only the peers reach the vxlan's UDP port: an accept per remote, then a drop. The sort
+    order puts every accept of the chain before every drop, so vxlans sharing a port agree."""
+    rules = []
+    for remote in vxlan.remotes or ():
+        proto = ip_proto(6 if ":" in remote else 4)
+        rules.append(Rule("input", identity, [match(payload(proto, "saddr"), remote),
+                                              match(payload("udp", "dport"), vxlan.dstport), {"accept": None}]))
+    rules.append(Rule("input", identity, [match(payload("udp", "dport"), vxlan.dstport), {"drop": None}]))
+    return rules
 
 
 def helper_rules(rules):

@@ -29,6 +29,11 @@ class Link:
     isolated: Optional[bool] = None  # bridge port only
     stp: Optional[bool] = None  # bridge only
     vlan_filtering: Optional[bool] = None  # bridge only
+    vni: Optional[int] = None  # vxlan only, like the three below
+    dstport: Optional[int] = None
+    local: Optional[str] = None
+    dev_index: Optional[int] = None
+    remotes: Optional[list] = None  # all-zero FDB destinations, read on demand
 
 
 @dataclass

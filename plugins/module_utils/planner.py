@@ -295,6 +295,70 @@ class Planner:
             after["isolate_subnet"] = r.isolate_subnet
         return before, after
 
+    def plan_vxlan(self, r, path):
+        if r.state == "absent":
+            ns = self.namespace(r.netns, join(path, "netns"), required=False)
+            before = _link_view(r, ns.links.get(r.name) if ns else None)
+            self._link_absent(r, ns, r.name, "vxlan", join(path, "name"))
+            if ns is not None and self._owns_rules(ns, r.identity):
+                self._plan_rules(ns, r.identity, [])
+            return before, {"name": r.name, "netns": r.netns, "state": "absent"}
+        ns = self.namespace(r.netns, join(path, "netns"))
+        link = ns.links.get(r.name)
+        if link is not None and link.kind != "vxlan":
+            raise ValidationError(join(path, "name"),
+                                  f"'{r.name}' exists in {where(ns.name)} as a {link.kind or 'device'}, not a vxlan")
+        if r.dev:
+            self.existing_link(ns, r.dev, join(path, "dev"))
+        before = _link_view(r, link)
+        if link is not None:
+            before.update(vni=link.vni, dstport=link.dstport, local=link.local)
+            if link.index is not None and link.remotes is None:
+                link.remotes = self.reader.read_remotes(ns.name, r.name)
+            before["remotes"] = list(link.remotes or [])
+            changed = self._vxlan_identity_changes(r, ns, link)
+            if changed:  # the kernel cannot change these on a live device
+                self.guard(link, ns, "delete", r.force, path)
+                self.add("link_del", ns.name, r.describe(), f"delete ({', '.join(changed)} changed)", name=r.name)
+                del ns.links[r.name]
+                link = None
+        if link is None:
+            self.add("link_add_vxlan", ns.name, r.describe(),
+                     f"create, vni {r.vni}, port {r.dstport}" + (f", local {r.local}" if r.local else "")
+                     + (f", dev {r.dev}" if r.dev else "") + (f", mtu {r.mtu}" if r.mtu else ""),
+                     name=r.name, vni=r.vni, dstport=r.dstport, local=r.local, dev=r.dev, mtu=r.mtu)
+            link = ns.links[r.name] = Link(r.name, None, kind="vxlan", mtu=r.mtu or 1450, vni=r.vni,
+                                           dstport=r.dstport, local=r.local, remotes=[])
+        if r.remotes is not None:
+            for remote in r.remotes:
+                if remote not in link.remotes:
+                    self.add("fdb_append", ns.name, r.describe(), f"add remote {remote}", name=r.name, remote=remote)
+            for remote in link.remotes:
+                if remote not in r.remotes:
+                    self.add("fdb_del", ns.name, r.describe(), f"remove remote {remote}", name=r.name, remote=remote)
+            link.remotes = list(r.remotes)
+            self._plan_rules(ns, r.identity, nft.vxlan_rules(r, r.identity))
+        if r.bridge:
+            self._attach(r, ns, link, r.bridge, join(path, "bridge"))
+        self._link_settings(r, ns, link, "vxlan", r.addresses, r.mtu, r.up, path)
+        after = _link_view(r, link)
+        after.update(vni=r.vni, dstport=r.dstport, local=r.local, remotes=list(link.remotes or []), bridge=link.master)
+        return before, after
+
+    def _vxlan_identity_changes(self, r, ns, link):
+        changed = []
+        if link.vni != r.vni:
+            changed.append("vni")
+        if link.dstport != r.dstport:
+            changed.append("port")
+        if r.local is not None and link.local != r.local:
+            changed.append("local")
+        if r.dev is not None:
+            dev = ns.links.get(r.dev)
+            if dev is None or dev.index != link.dev_index:
+                changed.append("dev")
+        return changed
+
     def plan_bridge_port(self, r, path):
         ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
         port = ns.links.get(r.port) if ns is not None else None

@@ -91,6 +91,19 @@ SPECS = {
         in_interface={"type": "str"},
         forwarding={"type": "bool", "default": True},
     ),
+    "vxlan": _spec(
+        NETNS, STATE, FORCE,
+        name={"type": "str", "required": True},
+        vni={"type": "int"},
+        local={"type": "str"},
+        remotes={"type": "list", "elements": "str"},
+        dstport={"type": "int", "default": 4789},
+        dev={"type": "str"},
+        bridge={"type": "str"},
+        mtu={"type": "int"},
+        addresses={"type": "list", "elements": "str"},
+        up={"type": "bool", "default": True},
+    ),
     "netns_firewall": _spec(
         NETNS, STATE,
         source={"type": "str"},
@@ -104,11 +117,13 @@ SPECS = {
 REQUIRED_IF = {
     "veth": [("state", "present", ("peer",))],
     "port_forward": [("state", "present", ("destination",))],
+    "vxlan": [("state", "present", ("vni",))],
 }
 
 # Modules whose action plugin passes the connection guard options.
 GUARDED = {"veth": ("connection_address",), "bridge": ("connection_address",), "bridge_port": ("connection_address",),
-           "netns_address": ("connection_address",), "port_forward": ("connection_address", "connection_port")}
+           "netns_address": ("connection_address",), "vxlan": ("connection_address",),
+           "port_forward": ("connection_address", "connection_port")}
 
 
 def module_spec(name):

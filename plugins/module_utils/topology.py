@@ -22,13 +22,14 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
-    AddressSet, Bridge, Masquerade, Namespace, Policy, PortForward, Resource, Route, Veth, join)
+    AddressSet, Bridge, Masquerade, Namespace, Policy, PortForward, Resource, Route, Veth, Vxlan, join)
 from ansible_collections.netfabric.netns.plugins.module_utils.specs import REQUIRED_IF, SPECS
 
 # In dependency order: a resource may refer only to resources of earlier lists.
 LISTS = (
     ("namespaces", "netns", Namespace),
     ("bridges", "bridge", Bridge),
+    ("vxlans", "vxlan", Vxlan),
     ("veths", "veth", Veth),
     ("addresses", "netns_address", AddressSet),
     ("routes", "netns_route", Route),
@@ -37,7 +38,7 @@ LISTS = (
     ("policies", "netns_firewall", Policy),
 )
 LIST_NAMES = [name for name, unused, unused_cls in LISTS]
-KEYS = ["forwarding"] + LIST_NAMES + ["vxlans"]
+KEYS = ["forwarding"] + LIST_NAMES
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def key_of(resource):
     netns = getattr(resource, "netns", None)
     if isinstance(resource, Namespace):
         return ("netns", resource.name)
-    if isinstance(resource, (Bridge, Veth)):
+    if isinstance(resource, (Bridge, Veth, Vxlan)):
         return (resource.kind, netns, resource.name)
     if isinstance(resource, AddressSet):
         return ("address", netns, resource.interface, tuple(sorted(resource.addresses)))
@@ -79,8 +80,6 @@ def parse(topology, path="", force=False):
     unknown = sorted(set(topology) - set(KEYS))
     if unknown:
         raise ValidationError(path or "topology", f"unknown key '{unknown[0]}' (expected one of {', '.join(KEYS)})")
-    if topology.get("vxlans"):
-        raise ValidationError(join(path, "vxlans"), "VXLAN devices are not supported by this version of the collection")
     items = []
     for list_name, module, cls in LISTS:
         values = topology.get(list_name) or []
@@ -140,7 +139,7 @@ def _check_duplicates(items):
     links = {}
     for path, unused, resource in items:
         ends = []
-        if isinstance(resource, Bridge):
+        if isinstance(resource, (Bridge, Vxlan)):
             ends = [(resource.netns, resource.name, "name")]
         elif isinstance(resource, Veth):
             ends = [(resource.netns, resource.name, "name")]
@@ -159,7 +158,7 @@ def _check_addresses(present):
     by_netns = {}
     for path, resource in present:
         lists = []
-        if isinstance(resource, (Bridge, Veth)):
+        if isinstance(resource, (Bridge, Veth, Vxlan)):
             lists.append((resource.netns, resource.addresses, "addresses"))
         if isinstance(resource, Veth):
             lists.append((resource.peer_netns, resource.peer_addresses, "peer_addresses"))

@@ -85,7 +85,7 @@ BAD = [
     ({"routes": [{"dst": "default", "gateway": "not-an-address"}]}, "routes[0].gateway: 'not-an-address' is not an IPv4"),
     ({"namespaces": [{"name": "red/blue"}]}, "namespaces[0].name: namespace name 'red/blue' may not contain '/'"),
     ({"policies": [{"source": "10.1.10.0/24", "port": 22}]}, "policies[0].port: 22: a port needs protocol tcp or udp"),
-    ({"vxlans": [{"name": "vx0"}]}, "vxlans: VXLAN devices are not supported"),
+    ({"vxlans": [{"name": "vx0"}]}, "vxlans[0]: state is present but all of the following are missing: vni"),
     ({"colours": []}, "topology: unknown key 'colours'"),
 ]
 
