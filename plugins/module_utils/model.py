@@ -686,6 +686,37 @@ class Vxlan(Resource):
         return f"vxlan '{self.name}' ({_where(self.netns)})"
 
 
+@dataclass(frozen=True)
+class NatExemption(Resource):
+    """Traffic to a network that is never masqueraded (nat_exemption): the other hosts' subnets
+    of a routed fabric, where namespaces must see each other's own addresses."""
+
+    destination: str
+    source: Optional[str] = None
+    netns: Optional[str] = None
+    state: str = "present"
+
+    kind = "nat_exemption"
+
+    @classmethod
+    def from_params(cls, p, path=""):
+        destination = check_subnet(join(path, "destination"), _required(p, "destination", path))
+        source = check_subnet(join(path, "source"), p["source"]) if p.get("source") else None
+        if source and family_of(source) != family_of(destination):
+            raise ValidationError(join(path, "source"), f"'{source}' is not of the same address family as "
+                                  f"destination '{destination}'")
+        return cls(destination=destination, source=source,
+                   netns=check_netns_name(join(path, "netns"), p.get("netns")),
+                   state=check_state(join(path, "state"), p.get("state") or "present"))
+
+    @property
+    def identity(self):
+        return f"no_nat {self.source or '*'} > {self.destination}"
+
+    def describe(self):
+        return f"{self.identity} ({_where(self.netns)})"
+
+
 def _required(params, name, path):
     value = params.get(name)
     if value is None or value == "":

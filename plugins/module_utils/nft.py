@@ -36,8 +36,9 @@ BACKEND_VARIABLE = "NETFABRIC_NFT_BACKEND"
 HELPER_ESTABLISHED = "helper established"
 HELPER_DNAT = "helper dnat"
 # Order inside a chain: shared helpers (replies, forwarded connections), port forwards, policies
-# (accepts before drops), the drops of isolated subnets, then the masquerades' accepts.
-RANKS = ("helper", "port_forward", "policy", "isolate", "masquerade", "vxlan")
+# (accepts before drops), the drops of isolated subnets, NAT exemptions before the masquerades,
+# the masquerades, then the vxlans' port rules (input chain).
+RANKS = ("helper", "port_forward", "policy", "isolate", "no_nat", "masquerade", "vxlan")
 
 
 class NftError(NetfabricError):
@@ -209,6 +210,14 @@ def vxlan_rules(vxlan, identity):
                                               match(payload("udp", "dport"), vxlan.dstport), {"accept": None}]))
     rules.append(Rule("input", identity, [match(payload("udp", "dport"), vxlan.dstport), {"drop": None}]))
     return rules
+
+
+def nat_exemption_rules(exemption, identity):
+    """An accept in postrouting ends the nat chain for that packet: no masquerade after it."""
+    proto = ip_proto(6 if ":" in exemption.destination else 4)
+    expr = [match(payload(proto, "saddr"), address(exemption.source))] if exemption.source else []
+    expr += [match(payload(proto, "daddr"), address(exemption.destination)), {"accept": None}]
+    return [Rule("postrouting", identity, expr)]
 
 
 def helper_rules(rules):

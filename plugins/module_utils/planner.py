@@ -606,6 +606,15 @@ class Planner:
         return (dict(fields, state="present" if before else "absent", rules=before),
                 dict(fields, state=r.state, action=r.action, rules=after))
 
+    def plan_nat_exemption(self, r, path):
+        ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
+        fields = {"source": r.source, "destination": r.destination, "netns": r.netns}
+        if ns is None:
+            return dict(fields, state="absent", rules=[]), dict(fields, state="absent", rules=[])
+        rules = nft.nat_exemption_rules(r, r.identity) if r.state == "present" else []
+        before, after, unused = self._plan_rules(ns, r.identity, rules)
+        return dict(fields, state="present" if before else "absent", rules=before), dict(fields, state=r.state, rules=after)
+
     def _connected_subnet(self, ns, destination):
         """The subnet of this namespace that holds ``destination``, for the hairpin masquerade."""
         target = ipaddress.ip_address(destination)

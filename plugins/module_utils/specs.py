@@ -104,6 +104,11 @@ SPECS = {
         addresses={"type": "list", "elements": "str"},
         up={"type": "bool", "default": True},
     ),
+    "nat_exemption": _spec(
+        NETNS, STATE,
+        destination={"type": "str", "required": True},
+        source={"type": "str"},
+    ),
     "netns_firewall": _spec(
         NETNS, STATE,
         source={"type": "str"},

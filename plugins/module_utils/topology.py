@@ -22,7 +22,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
-    AddressSet, Bridge, Masquerade, Namespace, Policy, PortForward, Resource, Route, Veth, Vxlan, join)
+    AddressSet, Bridge, Masquerade, Namespace, NatExemption, Policy, PortForward, Resource, Route, Veth, Vxlan, join)
 from ansible_collections.netfabric.netns.plugins.module_utils.specs import REQUIRED_IF, SPECS
 
 # In dependency order: a resource may refer only to resources of earlier lists.
@@ -33,6 +33,7 @@ LISTS = (
     ("veths", "veth", Veth),
     ("addresses", "netns_address", AddressSet),
     ("routes", "netns_route", Route),
+    ("nat_exemptions", "nat_exemption", NatExemption),
     ("masquerade", "nat_masquerade", Masquerade),
     ("port_forwards", "port_forward", PortForward),
     ("policies", "netns_firewall", Policy),

@@ -379,3 +379,21 @@ def test_warns_about_a_foreign_forward_drop_policy(host):
         warnings = play.task(name).get("warnings", [])
         assert any("filter" in w and "FORWARD" in w for w in warnings), (name, warnings)
     assert host.run("nft list table ip filter").stdout == before
+
+
+def test_nat_exemption_keeps_the_source_address_towards_its_network(host):
+    """Outside gets a route back to the namespaces: with the exemption it sees blue's own
+    address, without it (the masquerade alone) the host's."""
+    lan.build(host)
+    host.run("ip -n outside route add 192.168.15.0/24 via 10.0.0.1")
+    seen = lan.check("blue", "10.0.0.100", 9100, "outside")
+    masq = {"source": "192.168.15.0/24"}
+    exempt = {"destination": "10.0.0.0/24"}
+    play = host.play([task("nat_masquerade", masq), task("nat_exemption", exempt, "exempt"),
+                      task("nat_exemption", exempt, "exempt again")])
+    assert play.rc == 0, play.stdout
+    assert [r["changed"] for r in play.results] == [True, True, False]
+    assert lan.probe(host, [seen]) == [lan.answer("outside", "192.168.15.2")]
+    play = host.play([task("nat_exemption", dict(exempt, state="absent"), "remove")])
+    assert play.results[0]["changed"]
+    assert lan.probe(host, [seen]) == [lan.answer("outside", "10.0.0.1")]

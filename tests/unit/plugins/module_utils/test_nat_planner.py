@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
-from ansible_collections.netfabric.netns.plugins.module_utils.model import Masquerade, PortForward
+from ansible_collections.netfabric.netns.plugins.module_utils.model import Masquerade, NatExemption, PortForward
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
 
@@ -192,3 +192,12 @@ def test_an_ipv4_table_dropping_forwards_is_no_concern_of_an_ipv6_masquerade():
     assert plan.warnings == []
     plan, unused = planned([six], NftReader(drops=["inet firewalld filter_FORWARD"]))
     assert len(plan.warnings) == 1
+
+
+def test_a_nat_exemption_comes_before_the_masquerade():
+    exemption = NatExemption.from_params({"destination": "10.3.1.0/24"})
+    plan, unused = planned([MASQ, exemption])
+    postrouting = [rule.text for rule in final_rules(plan) if rule.chain == "postrouting"]
+    assert postrouting == ['postrouting: ip daddr 10.3.1.0/24 accept comment "no_nat * > 10.3.1.0/24"',
+                           'postrouting: ip saddr 192.168.15.0/24 ip daddr != 192.168.15.0/24 masquerade '
+                           'comment "masquerade 192.168.15.0/24 out *"']
