@@ -2,9 +2,11 @@
 # Variant 1: red and blue joined by one veth cable (playbooks/veth_pair.yml).
 # Variant 2: red and blue on the bridge v-net-0 with the host address 192.168.15.5 and
 #            default routes through it (playbooks/bridge.yml).
-# Variant 3: the same with NAT to the outside world and the host's port 80 forwarded to
-#            blue's service (playbooks/bridge_nat.yml).
-# After each variant it prints who reaches whom (TCP handshakes, tools/reach.py).
+# Variant 3: the whole walkthrough as one topology through the role netfabric.netns.topology:
+#            the same with NAT to the outside world and the host's port 80 forwarded to
+#            blue's service (playbooks/bridge_nat.yml); it takes over what variant 2 made.
+# After each variant it prints who reaches whom (TCP handshakes, tools/reach.py); at the end
+# playbooks/teardown.yml removes the topology again.
 # The sandbox host stands for a machine whose LAN address is 10.0.0.1 on "eth0"; the
 # namespace "outside" (10.0.0.100, at the other end of eth0) stands for the LAN and has
 # no route to the namespaces. This machine's own namespace is never touched.
@@ -44,7 +46,8 @@ inside "python3 tools/reach.py red=red:192.168.15.1 blue=blue:192.168.15.2 host-
     "host=-:10.0.0.1 outside=outside:10.0.0.100"
 echo
 
-echo "== 3. the same with NAT and the host's port 80 forwarded to blue:80 (playbooks/bridge_nat.yml)"
+echo "== 3. the whole walkthrough through the role netfabric.netns.topology: NAT and the host's port 80"
+echo "      forwarded to blue:80 (playbooks/bridge_nat.yml)"
 play playbooks/bridge_nat.yml
 echo
 echo "Who reaches whom ('as' = the source address the server saw):"
@@ -57,3 +60,8 @@ inside "nft list table inet netfabric"
 echo
 echo "Running the whole playbook again changes nothing:"
 play playbooks/bridge_nat.yml | grep -E '^localhost|changed='
+echo
+echo "playbooks/teardown.yml removes what the topology declares and its state file records:"
+play playbooks/teardown.yml | grep -E '^localhost|changed='
+inside "echo \"namespaces: \$(ip netns list | cut -d' ' -f1 | xargs)\"; echo \"links: \$(ip -br link | cut -d' ' -f1 | xargs)\"" \
+    "; nft list table inet netfabric >/dev/null 2>&1 && echo 'table inet netfabric: still there' || echo 'table inet netfabric: gone'"

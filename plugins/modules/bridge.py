@@ -55,7 +55,6 @@ options:
 notes:
   - A link with this name that is not a bridge is an error, never deleted or changed.
   - O(state=absent) deletes the bridge; its ports are released, not deleted.
-  - C(isolate_subnet) (firewall isolation between networks) comes with the firewall modules in a later release.
 extends_documentation_fragment:
   - netfabric.netns.common
   - netfabric.netns.common.netns

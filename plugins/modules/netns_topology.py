@@ -12,7 +12,8 @@ version_added: 0.2.0
 description:
   - Takes the description of a host's whole namespace network (O(topology)) and makes the host match it in one run,
     reading the kernel once, planning every resource and applying the plan in dependency order (namespaces,
-    bridges, veths, addresses, routes, masquerades, port forwards, policies, then the top-level C(forwarding) of O(topology)).
+    bridges, vxlans, veths, addresses, routes, NAT exemptions, masquerades, port forwards, policies, then the top-level
+    C(forwarding) of O(topology)).
   - Each list item takes exactly the options of the matching module (M(netfabric.netns.netns),
     M(netfabric.netns.bridge), M(netfabric.netns.veth), M(netfabric.netns.netns_address),
     M(netfabric.netns.netns_route), M(netfabric.netns.nat_masquerade), M(netfabric.netns.port_forward),
@@ -30,10 +31,13 @@ description:
 options:
   topology:
     description:
-      - The topology. Keys C(namespaces), C(bridges), C(veths), C(addresses), C(routes), C(masquerade),
-        C(port_forwards), C(policies) (lists of the matching modules' options), C(forwarding) (bool; turns routing
-        on in the host namespace, for IPv6 too when the topology has IPv6 addresses) and C(vxlans) (reserved; must
-        be empty in this version).
+      - The topology. Lists of the matching modules' options - C(namespaces) (M(netfabric.netns.netns)),
+        C(bridges) (M(netfabric.netns.bridge)), C(vxlans) (M(netfabric.netns.vxlan)), C(veths)
+        (M(netfabric.netns.veth)), C(addresses) (M(netfabric.netns.netns_address)), C(routes)
+        (M(netfabric.netns.netns_route)), C(nat_exemptions) (M(netfabric.netns.nat_exemption)), C(masquerade)
+        (M(netfabric.netns.nat_masquerade)), C(port_forwards) (M(netfabric.netns.port_forward)), C(policies)
+        (M(netfabric.netns.netns_firewall)) - planned in that order, and C(forwarding) (bool; turns routing on in the
+        host namespace, for IPv6 too when the topology has IPv6 addresses).
     type: dict
     default: {}
   name:

@@ -59,7 +59,7 @@ def test_check_mode_plans_what_the_real_run_does_and_a_second_run_changes_nothin
     assert real["actions"].index("namespace 'red': create") < real["actions"].index("bridge 'v-net-0' (host): create")
     assert host.tcp_ok("blue", "192.168.15.2", 80, client_ns="red")
     assert host.tcp_ok("blue", "192.168.15.2", 80, client_ns=None)
-    assert [c["name"] for c in (i.get("chain") for i in nft_table(host)) if c] == ["prerouting", "output", "forward", "postrouting"]
+    assert [c["name"] for c in (i.get("chain") for i in nft_table(host)) if c] == ["input", "prerouting", "output", "forward", "postrouting"]
     recorded = json.loads(host.run("cat /var/lib/netfabric/topology-t.json").stdout)
     assert len(recorded["resources"]) == 9
 
