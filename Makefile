@@ -1,5 +1,5 @@
 # netfabric.netns development targets (GNU make). Run as root on Debian 12:
-#   make test    everything CI runs (.ci/run): deps venv install lint sanity unit integration
+#   make test    everything CI runs (.ci/run): deps venv install lint sanity unit integration molecule
 #   make demo    red/blue walkthrough inside a sandbox host
 # Kernel-touching steps run only inside sandbox hosts (tools/sandbox.py).
 
@@ -27,10 +27,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help deps venv install lint sanity unit integration test clean demo
+.PHONY: help deps venv install lint sanity unit integration molecule test clean demo
 
 help:
-	@echo "targets: test deps venv install lint sanity unit integration demo clean"
+	@echo "targets: test deps venv install lint sanity unit integration molecule demo clean"
 
 # Debian packages the tests and the collection need (iptables: the tests prove that iptables-nft
 # rules of other tools stay intact); apt only runs when one is missing.
@@ -92,15 +92,30 @@ unit: venv
 integration: deps venv install
 	$(VBIN)/python -m pytest -q $(XDIST) tests/integration $(PYTEST_ARGS)
 
+# Every molecule scenario (molecule/*/molecule.yml; the shared create/destroy and connection plugin
+# are in molecule/shared): sandbox hosts named mol-<scenario>-*, cabled to a lan switch sandbox, in
+# NETFABRIC_SANDBOX_DIR. Those still there at the end are stopped, whatever happened.
+# One scenario: make molecule MOLECULE_ARGS='-s default'
+MOLECULE_ARGS ?= --all
+molecule: deps venv install
+	@trap '$(PYTHON) tools/sandbox.py stop --match "mol-*" || true' EXIT; trap 'exit 130' INT TERM; \
+	PATH=$(CURDIR)/$(VBIN):$$PATH NO_COLOR=1 MOLECULE_NO_LOG=false MOLECULE_GLOB='molecule/*/molecule.yml' \
+		$(VBIN)/molecule test $(MOLECULE_ARGS)
+
 # All steps in order; sandbox hosts are removed at the end whatever happened.
 test:
 	@rc=0; \
-	$(MAKE) --no-print-directory deps venv install lint sanity unit integration || rc=$$?; \
+	$(MAKE) --no-print-directory deps venv install lint sanity unit integration molecule || rc=$$?; \
 	$(PYTHON) tools/sandbox.py stop --all || true; \
 	exit $$rc
 
 demo: deps venv install
 	bash tools/demo.sh
+
+# netns_topology against one ip process per step, ip -batch and Ansible loops (N = 10, 100, 1000),
+# each build in a fresh sandbox host; writes bench/results.md and prints the ratios last (issue 6).
+bench: venv install
+	$(VBIN)/python tools/bench.py
 
 clean:
 	-$(PYTHON) tools/sandbox.py stop --all

@@ -32,12 +32,23 @@ CLI (standard library only, run it with ``python3 tools/sandbox.py``)::
                                   .collections, see SandboxHost.ansible_env())
     stop NAME... | stop --all     remove sandbox hosts (--all: every one in the
                                   state directory and every stray one of ours)
+    stop --match GLOB...          remove the recorded and stray ones whose name
+                                  matches a GLOB (repeatable; e.g. 'mol-*')
     list                          NAME PID STATUS of the recorded ones
+    wire LAN HOST [ADDRESS...]    cable HOST's eth0 to the bridge of the sandbox
+                                  LAN (created if missing) and address it;
+                                  --netns: HOST is a named namespace inside LAN
+                                  (created if missing), e.g. "outside"; see wire()
+
+Wiring never creates a link in the machine's namespace: the veth is made in
+LAN's network namespace and its peer is born directly in HOST's (namespace file
+descriptors checked against the machine's own before use).
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import re
 import shutil
@@ -45,12 +56,15 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MARKER = "netfabric-sandbox"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
+LAN_BRIDGE = "br-lan"
+IFNAME_MAX = 15  # bytes of a Linux interface name
 
 # Runs as the sandbox's PID 1 under /bin/sh: $0 is the marker, $1 the state dir, $2 the name.
 # Overlay upper layers go to the state dir; if its filesystem cannot hold them (e.g. an
@@ -408,20 +422,144 @@ def strays(root=None):
     return found
 
 
-def stop_all(root=None):
-    """Stop every recorded sandbox and every stray one; returns the names/PIDs stopped."""
+def stop_all(root=None, match=None):
+    """Stop every recorded sandbox and every stray one; returns the names/PIDs stopped.
+
+    match: a glob (fnmatch) or a list of them; only sandboxes whose name matches one are
+    stopped (an exact name is a glob too: it also catches that sandbox's stray process).
+    """
     root = os.path.abspath(root or state_root())
+    globs = None if match is None else [match] if isinstance(match, str) else list(match)
+
+    def wanted(name):
+        return globs is None or any(fnmatch.fnmatchcase(name, glob) for glob in globs)
+
     stopped = []
     for host in recorded(root):
+        if not wanted(host.name):
+            continue
         host.stop()
         stopped.append(host.name)
     for pid in strays(root):
+        if not wanted((_cmdline(pid) or [""])[-1]):
+            continue  # the name is the last argument of our unshare command line
         for child in _children(pid):
             _kill(child)
         _kill(pid)
         _wait_gone(pid, STOP_TIMEOUT)
         stopped.append("unshare:%d" % pid)
     return stopped
+
+
+def _ns_identity(fd_or_path):
+    info = os.fstat(fd_or_path) if isinstance(fd_or_path, int) else os.stat(fd_or_path)
+    return info.st_dev, info.st_ino
+
+
+def port_name(name):
+    """An interface name (<= 15 bytes) for the LAN's end of the cable to name."""
+    raw = name.encode()
+    if len(raw) <= IFNAME_MAX:
+        return name
+    return "%s-%04x" % (raw[:IFNAME_MAX - 5].decode("ascii", "replace"), zlib.crc32(raw) & 0xFFFF)
+
+
+def _netns_fds(*hosts):
+    """Open the network namespace of each running sandbox; refuse the machine's own.
+
+    The files are opened first and the sandboxes checked alive (same PID 1, same start
+    time) afterwards, so a descriptor can only be a sandbox's namespace; each one must
+    differ from the namespace of this process and of the machine's PID 1.
+    """
+    machine = {_ns_identity("/proc/self/ns/net")}
+    try:
+        machine.add(_ns_identity("/proc/1/ns/net"))
+    except OSError:
+        pass
+    fds = []
+    try:
+        for host in hosts:
+            if not host.is_running():
+                raise SandboxError("sandbox %r is not running" % host.name)
+            fds.append(os.open("/proc/%d/ns/net" % host.pid, os.O_RDONLY | os.O_CLOEXEC))
+        seen = set()
+        for host, fd in zip(hosts, fds):
+            identity = _ns_identity(fd)
+            if not host.is_running():  # same PID 1 with the same start time as recorded
+                raise SandboxError("sandbox %r went away while being wired" % host.name)
+            if identity in machine:
+                raise SandboxError("sandbox %r: its network namespace is the machine's own; refusing" % host.name)
+            if identity in seen:
+                raise SandboxError("sandbox %r shares a network namespace with another one; refusing" % host.name)
+            seen.add(identity)
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds
+
+
+def wire(lan, host, addresses=(), bridge=LAN_BRIDGE, ifname="eth0", port=None, gateway=None, netns=None):
+    """Cable a host to the LAN's switch: a veth whose end ``port`` is on ``bridge`` in LAN.
+
+    lan: the SandboxHost that plays the LAN switch; the bridge lives in its own network
+    namespace and is created (and set up) if missing.
+    host: the SandboxHost to connect; its end is called ``ifname`` (eth0). With
+    ``netns`` (host None), the other end goes instead to the named namespace ``netns``
+    inside LAN (created if missing, loopback up), e.g. an "outside" world.
+    addresses: CIDRs put on ``ifname`` (``ip addr replace``); gateway: a default route via it.
+    port: the LAN end's name (default: host's name, or netns, shortened to 15 bytes).
+
+    The veth is created inside LAN's network namespace with its peer born directly in
+    host's (``nsenter --net=FD ip link add ... netns FD``, FDs of the two namespaces checked
+    against the machine's own): no link is ever made in the machine's namespace. An existing
+    cable with the same port name is removed first, so wiring again re-wires.
+    Returns the port name.
+    """
+    if (host is None) == (netns is None):
+        raise SandboxError("wire: give a host sandbox or netns, not both")
+    port = port or port_name(netns or host.name)
+    for what, value in (("port", port), ("ifname", ifname), ("bridge", bridge)):
+        if not value or len(value.encode()) > IFNAME_MAX or "/" in value or value.strip() != value:
+            raise SandboxError("wire: %s %r is not a valid interface name (1-15 bytes)" % (what, value))
+    lan.run(["/bin/sh", "-c", 'ip link show dev "$1" >/dev/null 2>&1 || ip link add name "$1" type bridge; '
+             'ip link set dev "$1" up', "sh", bridge])
+    if lan.run(["ip", "link", "show", "dev", port], check=False).returncode == 0:
+        lan.run(["ip", "link", "del", "dev", port])
+    if netns is not None:
+        lan.run(["/bin/sh", "-c", 'test -e "/run/netns/$1" || ip netns add "$1"; ip -n "$1" link set lo up',
+                 "sh", netns])
+        if lan.run(["ip", "-n", netns, "link", "show", "dev", ifname], check=False).returncode == 0:
+            lan.run(["ip", "-n", netns, "link", "del", "dev", ifname])
+        lan.run(["ip", "link", "add", "name", port, "type", "veth", "peer", "name", ifname, "netns", netns])
+        inside = ["ip", "-n", netns]
+        target = lan
+    else:
+        deadline = time.monotonic() + 2.0  # a deleted veth's peer disappears asynchronously
+        while host.run(["ip", "link", "show", "dev", ifname], check=False).returncode == 0:
+            if time.monotonic() > deadline:
+                raise SandboxError("wire: %s already has an interface %r" % (host.name, ifname))
+            time.sleep(0.02)
+        lan_fd, host_fd = _netns_fds(lan, host)
+        try:
+            cmd = ["nsenter", "--net=/proc/self/fd/%d" % lan_fd, "--", "ip", "link", "add", "name", port,
+                   "type", "veth", "peer", "name", ifname, "netns", "/proc/self/fd/%d" % host_fd]
+            proc = subprocess.run(cmd, pass_fds=(lan_fd, host_fd), capture_output=True, text=True,
+                                  stdin=subprocess.DEVNULL, timeout=60, check=False)
+            if proc.returncode != 0:
+                raise CommandError(proc.returncode, cmd, proc.stdout, proc.stderr)
+        finally:
+            os.close(lan_fd)
+            os.close(host_fd)
+        inside = ["ip"]
+        target = host
+    for address in addresses:
+        target.run(inside + ["addr", "replace", address, "dev", ifname])
+    target.run(inside + ["link", "set", "dev", ifname, "up"])
+    if gateway:
+        target.run(inside + ["route", "replace", "default", "via", gateway, "dev", ifname])
+    lan.run(["ip", "link", "set", "dev", port, "master", bridge, "up"])
+    return port
 
 
 def _main(argv=None):
@@ -435,8 +573,19 @@ def _main(argv=None):
     p_exec.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
     p_stop = sub.add_parser("stop", help="stop sandbox hosts")
     p_stop.add_argument("--all", action="store_true", help="every recorded and every stray sandbox")
+    p_stop.add_argument("--match", metavar="GLOB", action="append",
+                        help="the recorded and stray sandboxes whose name matches GLOB (repeatable)")
     p_stop.add_argument("names", nargs="*", metavar="NAME")
     sub.add_parser("list", help="list recorded sandbox hosts")
+    p_wire = sub.add_parser("wire", help="cable a sandbox host (or a namespace inside LAN) to LAN's bridge")
+    p_wire.add_argument("lan", metavar="LAN", help="the sandbox host that plays the LAN switch")
+    p_wire.add_argument("host", metavar="HOST", help="the sandbox host to cable (with --netns: a namespace in LAN)")
+    p_wire.add_argument("addresses", nargs="*", metavar="ADDRESS", help="CIDR for HOST's end (repeatable)")
+    p_wire.add_argument("--netns", action="store_true", help="HOST is a named namespace inside LAN (created if missing)")
+    p_wire.add_argument("--bridge", default=LAN_BRIDGE, help="the bridge in LAN (default %(default)s)")
+    p_wire.add_argument("--ifname", default="eth0", help="HOST's end (default %(default)s)")
+    p_wire.add_argument("--port", help="LAN's end (default: HOST, shortened to 15 bytes)")
+    p_wire.add_argument("--gateway", help="a default route via this address on HOST's end")
     args = parser.parse_args(argv)
 
     try:
@@ -457,19 +606,28 @@ def _main(argv=None):
             full_env = dict(os.environ, **env)
             os.execvpe("nsenter", host.command(cmd), full_env)
         elif args.action == "stop":
-            if args.all == bool(args.names):
-                parser.error("stop: give NAME... or --all")
-            if args.all:
-                for name in stop_all():
+            if [bool(args.all), bool(args.names), args.match is not None].count(True) != 1:
+                parser.error("stop: give NAME..., --all or --match GLOB")
+            if args.all or args.match is not None:
+                for name in stop_all(match=args.match):
                     print("stopped %s" % name)
             else:
                 for name in args.names:
                     SandboxHost(name).stop()
+        elif args.action == "wire":
+            lan = SandboxHost(args.lan)
+            host = None if args.netns else SandboxHost(args.host)
+            for needed in (lan, host):
+                if needed is not None and not needed.is_running():
+                    raise SandboxError("sandbox %r is not running" % needed.name)
+            port = wire(lan, host, args.addresses, bridge=args.bridge, ifname=args.ifname, port=args.port,
+                        gateway=args.gateway, netns=args.host if args.netns else None)
+            print("%s %s %s" % (args.host, args.ifname, port))
         else:
             for host in recorded():
                 running = host.is_running()
                 print("%s %s %s" % (host.name, host.pid if running else "-", "running" if running else "dead"))
-    except SandboxError as exc:
+    except (SandboxError, CommandError) as exc:
         print("sandbox.py: %s" % exc, file=sys.stderr)
         return 1
     return 0
