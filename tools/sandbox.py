@@ -302,7 +302,12 @@ class SandboxHost:
         if self._pid and _alive(self._pid, self._starttime):
             _kill(self._pid)
         elif unshare_pid and _alive(unshare_pid) and MARKER in _cmdline(unshare_pid):
-            _kill(unshare_pid)  # PID 1 unknown (no pid file): --kill-child takes it along
+            orphans = _children(unshare_pid)  # PID 1 unknown (no pid file): kill it by parentage
+            for child in orphans:
+                _kill(child)
+            _kill(unshare_pid)
+            for child in orphans:
+                _wait_gone(child, timeout)
         if self._proc is not None:
             try:
                 self._proc.wait(timeout)
@@ -443,10 +448,12 @@ def stop_all(root=None, match=None):
     for pid in strays(root):
         if not wanted((_cmdline(pid) or [""])[-1]):
             continue  # the name is the last argument of our unshare command line
-        for child in _children(pid):
+        children = _children(pid)
+        for child in children:
             _kill(child)
         _kill(pid)
-        _wait_gone(pid, STOP_TIMEOUT)
+        for gone in [pid] + children:  # SIGKILL is not instant: wait until they are really gone
+            _wait_gone(gone, STOP_TIMEOUT)
         stopped.append("unshare:%d" % pid)
     return stopped
 
