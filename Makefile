@@ -27,7 +27,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help deps venv install lint sanity unit integration molecule test clean demo
+.PHONY: help deps venv install lint sanity unit integration molecule test clean demo bench
 
 help:
 	@echo "targets: test deps venv install lint sanity unit integration molecule demo clean"
