@@ -17,6 +17,7 @@ import errno
 import ipaddress
 import os
 import socket
+from collections import OrderedDict
 from contextlib import contextmanager
 
 try:
@@ -79,12 +80,20 @@ def reason(exc):
 
 
 class Namespaces:
-    """Enters named namespaces in this process and keeps one socket per namespace."""
+    """Enters named namespaces in this process and keeps a socket per namespace in use.
+
+    Sockets and namespace file descriptors are kept for the most recently used
+    namespaces only: with one per namespace, 1,000 namespaces would exceed the usual
+    limit of 1,024 open files, and libnftables' select() aborts on a descriptor above it.
+    """
+
+    OPEN_MAX = 32  # namespaces with an open socket and descriptor at a time
 
     def __init__(self):
         self.home = os.open("/proc/self/ns/net", os.O_RDONLY)
-        self._sockets = {}
-        self._fds = {}
+        self._sockets = OrderedDict()
+        self._fds = OrderedDict()
+        self._pids = None
 
     @staticmethod
     def path(name):
@@ -112,16 +121,24 @@ class Namespaces:
             pr_netns.setns(self.home)
 
     def ipr(self, name):
-        if name not in self._sockets:
+        if name in self._sockets:
+            self._sockets.move_to_end(name)
+        else:
             with self.inside(name):
                 self._sockets[name] = IPRoute()
+            if len(self._sockets) > self.OPEN_MAX:
+                self._sockets.popitem(last=False)[1].close()
         return self._sockets[name]
 
     def fd(self, name):
         if name is None:
             return self.home
-        if name not in self._fds:
+        if name in self._fds:
+            self._fds.move_to_end(name)
+        else:
             self._fds[name] = os.open(self.path(name), os.O_RDONLY)
+            if len(self._fds) > self.OPEN_MAX:
+                os.close(self._fds.popitem(last=False)[1])
         return self._fds[name]
 
     def create(self, name):
@@ -135,7 +152,9 @@ class Namespaces:
         pr_netns.remove(name)
 
     def pids(self, name):
-        return sorted(pr_netns.ns_pids().get(name, []))
+        if self._pids is None:  # one scan of /proc per run, however many namespaces go
+            self._pids = pr_netns.ns_pids()
+        return sorted(self._pids.get(name, []))
 
     def _forget(self, name):
         sock = self._sockets.pop(name, None)
@@ -271,6 +290,7 @@ class Applier:
         self.ns = namespaces
         self.warnings = []
         self._created = []  # ('netns', name) or ('link', netns, name), in order
+        self._indexes = {}  # (netns, ifname) -> index: one lookup per link and run
 
     def apply(self, actions):
         done = []
@@ -303,10 +323,14 @@ class Applier:
         return undone
 
     def _index(self, netns, name):
-        found = self.ns.ipr(netns).link_lookup(ifname=name)
-        if not found:
-            raise OSError(errno.ENODEV, f"no such device: {name}")
-        return found[0]
+        key = (netns, name)
+        if key not in self._indexes:
+            found = self.ns.ipr(netns).link_lookup(ifname=name)
+            if not found:
+                raise OSError(errno.ENODEV, f"no such device: {name}")
+            self._indexes[key] = found[0]
+        return self._indexes[key]
+
 
     # one method per action op ----------------------------------------
 
@@ -320,6 +344,7 @@ class Applier:
             self.warnings.append(f"namespace '{name}' removed while processes still run in it: "
                                  f"PIDs {', '.join(map(str, pids))}")
         self.ns.remove(name)
+        self._indexes.clear()
 
     def do_link_add_veth(self, netns, name, peer, peer_netns, mtu=None):
         peer_spec = {"ifname": peer}
@@ -355,6 +380,7 @@ class Applier:
 
     def do_link_del(self, netns, name):
         self.ns.ipr(netns).link("del", index=self._index(netns, name))
+        self._indexes.clear()  # a veth takes its peer along, which may be recreated later
 
     def do_link_set(self, netns, name, up=None, mtu=None):
         changes = {}

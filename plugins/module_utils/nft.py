@@ -51,20 +51,17 @@ class NftError(NetfabricError):
 class Rule:
     """One rule of the table: chain, owner comment and nftables JSON expressions."""
 
-    __slots__ = ("chain", "comment", "expr")
+    __slots__ = ("chain", "comment", "expr", "key")
 
     def __init__(self, chain, comment, expr):
         self.chain = chain
         self.comment = comment
         self.expr = expr
+        self.key = json.dumps([chain, comment, expr], sort_keys=True)  # computed once: rules are compared a lot
 
     @classmethod
     def from_json(cls, data):
         return cls(data["chain"], data.get("comment", ""), data.get("expr", []))
-
-    @property
-    def key(self):
-        return json.dumps([self.chain, self.comment, self.expr], sort_keys=True)
 
     @property
     def owner(self):

@@ -228,7 +228,7 @@ def desired(items, forwarding, state, recorded, prune):
     if state == "absent":
         everything = [(path, r) for path, unused, r in items] + [(entry["path"], entry["resource"]) for entry in dropped]
         ordered = sorted(everything, key=lambda pr: -_rank(pr[1]))
-        return [(path, replace(r, state="absent")) for path, r in ordered], {}
+        return [(path, replace(r, state="absent")) for path, r in _outside_removed_namespaces(ordered)], {}
     plan = []
     record = {key: {"path": path, "params": params, "resource": r} for key, (path, params, r) in declared.items()
               if r.state == "present"}
@@ -242,6 +242,24 @@ def desired(items, forwarding, state, recorded, prune):
     if forwarding is not None:
         plan.append(("forwarding", Forwarding(forwarding, ipv6)))
     return plan, record
+
+
+def _outside_removed_namespaces(ordered):
+    """What a teardown must remove itself. Whatever lies wholly inside a namespace that is
+    removed too (its bridges, addresses, routes, rules, a veth with both ends there) goes
+    with it, like `ip netns del` takes it: no need to read and delete it piece by piece.
+    A veth with an end outside is deleted explicitly: a process still running in the
+    namespace would keep the namespace, and so that end, alive."""
+    removed = {r.name for unused, r in ordered if isinstance(r, Namespace)}
+    kept = []
+    for path, resource in ordered:
+        inside = [getattr(resource, "netns", None)]
+        if isinstance(resource, Veth):
+            inside.append(resource.peer_netns)
+        if not isinstance(resource, Namespace) and all(netns is not None and netns in removed for netns in inside):
+            continue
+        kept.append((path, resource))
+    return kept
 
 
 def _addresses_of(params):
