@@ -79,7 +79,7 @@ requirements:
     command.
 notes:
   - Rules live only in the table C(inet netfabric) of O(netns) (chains C(prerouting) and C(output) at priority
-    -100, C(postrouting) at 100, C(forward) at 0 with policy accept). Each rule carries the identity of the
+    -100, C(postrouting) at 100, C(forward) and C(input) at 0, all with policy accept). Each rule carries the identity of the
     resource that owns it as its comment; a run adds, replaces or removes only the rules of its own resource and
     writes the table in one atomic nftables transaction. Other tables, and iptables-nft rules, are never touched.
     The table is removed when its last rule is.
