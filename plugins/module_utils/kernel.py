@@ -331,7 +331,6 @@ class Applier:
             self._indexes[key] = found[0]
         return self._indexes[key]
 
-
     # one method per action op ----------------------------------------
 
     def do_netns_add(self, netns, name):
