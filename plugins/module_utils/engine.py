@@ -43,8 +43,14 @@ def converge(resources, check_mode=False, protected_addresses=(), path_of=lambda
     adds the checks that need the host (missing namespaces, kinds, references).
     In check mode the same plan is computed and nothing is applied.
     """
-    with host_lock():
-        return _converge(resources, check_mode, protected_addresses, path_of, connection_port)
+    with host_lock(), _session(check_mode, protected_addresses, connection_port) as (namespaces, planner):
+        plan, warnings = _plan_and_apply(namespaces, planner, resources, path_of, check_mode)
+    return {
+        "changed": plan.changed,
+        "actions": [action.text for action in plan.actions],
+        "warnings": warnings,
+        "diffs": plan.diffs,
+    }
 
 
 def converge_topology(topology, name="default", state="present", prune=False, check_mode=False,
@@ -58,30 +64,19 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
     """
     items, forwarding = topology_parse(topology, force=force)  # no host access: before the lock
     state_file = StateFile(state_dir, name)
-    with host_lock():
+    with host_lock(), _session(check_mode, protected_addresses, connection_port) as (namespaces, planner):
         recorded = state_file.load()
-        namespaces = Namespaces()
+        if state == "present":
+            topology_check(items, planner.reader.netns_exists, lambda netns: _subnets(planner, netns))
+        ordered, record = topology_desired(items, forwarding, state, recorded, prune)
         try:
-            reader = KernelReader(namespaces)
-            planner = Planner(reader, check_mode, protected_addresses, connection_port)
-            if state == "present":
-                topology_check(items, reader.netns_exists, lambda netns: _subnets(planner, netns))
-            ordered, record = topology_desired(items, forwarding, state, recorded, prune)
-            plan = planner.plan_resources([r for unused, r in ordered], lambda i, r: ordered[i][0])
-            warnings = list(plan.warnings)
-            if plan.actions and not check_mode:
-                applier = Applier(namespaces)
-                try:
-                    applier.apply(plan.actions)
-                except KernelError:
-                    state_file.save({**recorded, **record})  # whatever may exist stays known
-                    raise
-                finally:
-                    warnings.extend(applier.warnings)
-            if not check_mode:
-                state_file.save(record)
-        finally:
-            namespaces.close()
+            plan, warnings = _plan_and_apply(namespaces, planner, [r for unused, r in ordered],
+                                             lambda i, r: ordered[i][0], check_mode)
+        except KernelError:
+            state_file.save({**recorded, **record})  # whatever may exist stays known
+            raise
+        if not check_mode:
+            state_file.save(record)
     paths = [path for path, unused in ordered]
     return {
         "changed": plan.changed,
@@ -94,34 +89,35 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
     }
 
 
+@contextmanager
+def _session(check_mode, protected_addresses, connection_port):
+    """The namespaces (one socket each while in use) and a planner reading through them."""
+    namespaces = Namespaces()
+    try:
+        yield namespaces, Planner(KernelReader(namespaces), check_mode, protected_addresses, connection_port)
+    finally:
+        namespaces.close()
+
+
+def _plan_and_apply(namespaces, planner, resources, path_of, check_mode):
+    """(plan, warnings): the plan of all resources, applied unless in check mode."""
+    plan = planner.plan_resources(resources, path_of)
+    warnings = list(plan.warnings)
+    if plan.actions and not check_mode:
+        applier = Applier(namespaces)
+        try:
+            applier.apply(plan.actions)
+        finally:
+            warnings.extend(applier.warnings)
+    return plan, warnings
+
+
 def _subnets(planner, netns):
     """Subnets connected to a namespace that exists (for the topology's gateway check)."""
     state = planner.namespace(netns, "netns", required=False)
     if state is None or state.planned:
         return []
     return [str(ipaddress.ip_interface(cidr).network) for link in state.links.values() for cidr in link.addresses]
-
-
-def _converge(resources, check_mode, protected_addresses, path_of, connection_port):
-    namespaces = Namespaces()
-    try:
-        planner = Planner(KernelReader(namespaces), check_mode, protected_addresses, connection_port)
-        plan = planner.plan_resources(resources, path_of)
-        warnings = list(plan.warnings)
-        if plan.actions and not check_mode:
-            applier = Applier(namespaces)
-            try:
-                applier.apply(plan.actions)
-            finally:
-                warnings.extend(applier.warnings)
-    finally:
-        namespaces.close()
-    return {
-        "changed": plan.changed,
-        "actions": [action.text for action in plan.actions],
-        "warnings": warnings,
-        "diffs": plan.diffs,
-    }
 
 
 def describe(netns=None):

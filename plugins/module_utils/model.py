@@ -69,18 +69,23 @@ def check_cidr(path, value):
         raise ValidationError(path, f"'{value}' is not a valid IPv4 or IPv6 address with prefix length") from None
 
 
-def check_cidr_list(path, values):
+def _check_list(path, values, check, what):
+    """A list whose items each pass ``check``, none twice; None stays None (unmanaged)."""
     if values is None:
         return None
     if not isinstance(values, (list, tuple)):
-        raise ValidationError(path, f"must be a list of addresses with prefix length, got {values!r}")
+        raise ValidationError(path, f"must be a list of {what}, got {values!r}")
     result = []
     for i, value in enumerate(values):
-        cidr = check_cidr(f"{path}[{i}]", value)
-        if cidr in result:
+        item = check(f"{path}[{i}]", value)
+        if item in result:
             raise ValidationError(f"{path}[{i}]", f"address '{value}' is listed twice")
-        result.append(cidr)
+        result.append(item)
     return tuple(result)
+
+
+def check_cidr_list(path, values):
+    return _check_list(path, values, check_cidr, "addresses with prefix length")
 
 
 def check_ip(path, value):
@@ -431,6 +436,12 @@ def check_port_range(path, value):
     return port, port
 
 
+def ports_text(ports):
+    """(8080, 8080) -> '8080', (8000, 8010) -> '8000-8010'."""
+    first, last = ports
+    return str(first) if first == last else f"{first}-{last}"
+
+
 def check_subnet(path, value):
     """A source network in CIDR notation; host bits are an error (10.0.0.1/24)."""
     try:
@@ -542,8 +553,7 @@ class PortForward(Resource):
 
     @property
     def port_text(self):
-        first, last = self.ports
-        return str(first) if first == last else f"{first}-{last}"
+        return ports_text(self.ports)
 
     @property
     def identity(self):
@@ -598,10 +608,7 @@ class Policy(Resource):
 
     @property
     def port_text(self):
-        if not self.ports:
-            return "*"
-        first, last = self.ports
-        return str(first) if first == last else f"{first}-{last}"
+        return ports_text(self.ports) if self.ports else "*"
 
     @property
     def identity(self):
@@ -613,17 +620,7 @@ class Policy(Resource):
 
 
 def check_ip_list(path, values):
-    if values is None:
-        return None
-    if not isinstance(values, (list, tuple)):
-        raise ValidationError(path, f"must be a list of addresses, got {values!r}")
-    result = []
-    for i, value in enumerate(values):
-        address = check_ip(f"{path}[{i}]", value)
-        if address in result:
-            raise ValidationError(f"{path}[{i}]", f"address '{value}' is listed twice")
-        result.append(address)
-    return tuple(result)
+    return _check_list(path, values, check_ip, "addresses")
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,12 @@ def ip_proto(family):
     return "ip" if family == 4 else "ip6"
 
 
+def ports_value(ports):
+    """A port, or an inclusive range, as the right side of a match."""
+    first, last = ports
+    return first if first == last else {"range": [first, last]}
+
+
 LOCAL = match({"fib": {"result": "type", "flags": ["daddr"]}}, "local")
 LOOPBACK = {4: "127.0.0.0/8", 6: "::1"}
 
@@ -139,7 +145,7 @@ def port_forward_rules(forward, identity, hairpin_subnet=None):
     family = forward.family
     proto = ip_proto(family)
     first, last = forward.ports
-    port_match = first if first == last else {"range": [first, last]}
+    port_match = ports_value(forward.ports)
     dnat = {"family": proto, "addr": forward.destination}
     if forward.destination_port is not None:
         dnat["port"] = forward.destination_port
@@ -189,8 +195,7 @@ def policy_rules(policy, identity):
     if policy.protocol == "icmp":
         expr.append(match(meta("l4proto"), "ipv6-icmp" if policy.family == 6 else "icmp"))
     elif policy.protocol and policy.ports:
-        first, last = policy.ports
-        expr.append(match(payload(policy.protocol, "dport"), first if first == last else {"range": [first, last]}))
+        expr.append(match(payload(policy.protocol, "dport"), ports_value(policy.ports)))
     elif policy.protocol:
         expr.append(match(meta("l4proto"), policy.protocol))
     expr.append({policy.action: None})

@@ -502,12 +502,13 @@ class Planner:
             self.add("nft_rule", ns.name, subject, verb, rules=table, commit=False)
         return before, [rule.text for rule in table.owned(identity)], bool(steps)
 
-    def _forwarding(self, ns, family, uplinks, path):
-        """Routing on in the namespace; for IPv6 first accept_ra=2 on the uplinks, or
-        forwarding=1 makes them ignore router advertisements (and lose a SLAAC route)."""
+    def _forwarding(self, ns, family, path, uplink=None):
+        """Routing on in the namespace; for IPv6 first accept_ra=2 on the uplinks (``uplink``,
+        else the devices of the IPv6 default routes), or forwarding=1 makes them ignore
+        router advertisements (and lose a SLAAC route)."""
         subject = f"namespace '{ns.name}'" if ns.name else "the host namespace"
         if family == 6:
-            for dev in uplinks:
+            for dev in [uplink] if uplink else self._ipv6_default_devs(ns):
                 link = ns.links.get(dev)
                 if link is None or link.index is None:
                     continue
@@ -535,48 +536,53 @@ class Planner:
             return []
         return sorted({r.dev for r in self.routes(ns) if r.dst == "::/0" and r.dev})
 
-    def plan_masquerade(self, r, path):
+    def _plan_owner(self, r, path, fields, build_rules):
+        """The common part of a resource made of nft rules: its namespace, its rules (built by
+        ``build_rules(ns)`` when present) and its before/after views. ns is None when the
+        namespace is gone (and the resource absent)."""
         ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
-        fields = {"source": r.source, "out_interface": r.out_interface, "netns": r.netns}
         if ns is None:
-            return dict(fields, state="absent", rules=[]), dict(fields, state="absent", rules=[])
-        if r.state == "present" and r.out_interface:
-            self.existing_link(ns, r.out_interface, join(path, "out_interface"))
-        rules = nft.masquerade_rules(r.source, r.out_interface, r.identity) if r.state == "present" else []
-        before, after, unused = self._plan_rules(ns, r.identity, rules)
-        if r.state == "present":
+            return None, dict(fields, state="absent", rules=[]), dict(fields, state="absent", rules=[]), False
+        rules = build_rules(ns) if r.state == "present" else []
+        before, after, changed = self._plan_rules(ns, r.identity, rules)
+        return (ns, dict(fields, state="present" if before else "absent", rules=before),
+                dict(fields, state=r.state, rules=after), changed)
+
+    def plan_masquerade(self, r, path):
+        def rules(ns):
+            if r.out_interface:
+                self.existing_link(ns, r.out_interface, join(path, "out_interface"))
+            return nft.masquerade_rules(r.source, r.out_interface, r.identity)
+
+        fields = {"source": r.source, "out_interface": r.out_interface, "netns": r.netns}
+        ns, before, after, unused = self._plan_owner(r, path, fields, rules)
+        if ns is not None and r.state == "present":
             if r.forwarding:
-                uplinks = [r.out_interface] if r.out_interface else self._ipv6_default_devs(ns)
-                self._forwarding(ns, r.family, uplinks if r.family == 6 else [], join(path, "forwarding"))
+                self._forwarding(ns, r.family, join(path, "forwarding"), uplink=r.out_interface)
             self._warn_foreign_drops(ns, f"traffic from {r.source}", r.family)
-        return (dict(fields, state="present" if before else "absent", rules=before),
-                dict(fields, state=r.state, forwarding=r.forwarding, rules=after))
+            after["forwarding"] = r.forwarding
+        return before, after
 
     def plan_port_forward(self, r, path):
-        ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
-        fields = {"protocol": r.protocol, "port": r.port_text, "host_address": r.host_address, "netns": r.netns}
-        if ns is None:
-            return dict(fields, state="absent", rules=[]), dict(fields, state="absent", rules=[])
-        rules = []
-        if r.state == "present":
+        def rules(ns):
             self._guard_connection_port(r, ns, path)
             if r.in_interface:
                 self.existing_link(ns, r.in_interface, join(path, "in_interface"))
-            rules = nft.port_forward_rules(r, r.identity, self._connected_subnet(ns, r.destination))
-        before, after, changed = self._plan_rules(ns, r.identity, rules)
+            return nft.port_forward_rules(r, r.identity, self._connected_subnet(ns, r.destination))
+
+        fields = {"protocol": r.protocol, "port": r.port_text, "host_address": r.host_address, "netns": r.netns}
+        ns, before, after, changed = self._plan_owner(r, path, fields, rules)
         if changed and r.protocol == "udp":
             first, last = r.ports
             self.add("conntrack_flush", ns.name, r.describe(), f"forget conntrack entries of udp ports {r.port_text}",
                      protocol="udp", first=first, last=last, keep=r.destination if r.state == "present" else None)
-        if r.state == "present":
+        if ns is not None and r.state == "present":
             if r.forwarding:
-                self._forwarding(ns, r.family, self._ipv6_default_devs(ns) if r.family == 6 else [],
-                                 join(path, "forwarding"))
+                self._forwarding(ns, r.family, join(path, "forwarding"))
             self._warn_foreign_drops(ns, f"traffic to {r.destination}", r.family)
-        destination = {"destination": r.destination, "destination_port": r.destination_port or r.ports[0],
-                       "in_interface": r.in_interface}
-        return (dict(fields, state="present" if before else "absent", rules=before),
-                dict(fields, state=r.state, forwarding=r.forwarding, rules=after, **destination))
+            after.update(forwarding=r.forwarding, destination=r.destination,
+                         destination_port=r.destination_port or r.ports[0], in_interface=r.in_interface)
+        return before, after
 
     def plan_forwarding(self, r, path):
         """Routing in the host namespace on (or off), for IPv4 and, when used, IPv6."""
@@ -585,7 +591,7 @@ class Planner:
         before = {key: self.sysctl(ns, key, path) for key in _FORWARDING_KEYS[:len(families)]}
         if r.enabled:
             for family in families:
-                self._forwarding(ns, family, self._ipv6_default_devs(ns) if family == 6 else [], path)
+                self._forwarding(ns, family, path)
         else:
             for key in before:
                 if self.sysctl(ns, key, path) != "0":
@@ -594,26 +600,20 @@ class Planner:
         return {"forwarding": before}, {"forwarding": {key: ns.sysctls[key] for key in before}}
 
     def plan_policy(self, r, path):
-        ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
         fields = {"source": r.source, "destination": r.destination, "protocol": r.protocol,
                   "port": r.port_text if r.ports else None, "netns": r.netns}
-        if ns is None:
-            return dict(fields, state="absent", rules=[]), dict(fields, state="absent", rules=[])
-        rules = nft.policy_rules(r, r.identity) if r.state == "present" else []
-        before, after, unused = self._plan_rules(ns, r.identity, rules)
-        if r.state == "present" and r.action == "accept":
-            self._warn_foreign_drops(ns, f"what {r.identity} accepts", r.family)
-        return (dict(fields, state="present" if before else "absent", rules=before),
-                dict(fields, state=r.state, action=r.action, rules=after))
+        ns, before, after, unused = self._plan_owner(r, path, fields, lambda ns: nft.policy_rules(r, r.identity))
+        if ns is not None and r.state == "present":
+            if r.action == "accept":
+                self._warn_foreign_drops(ns, f"what {r.identity} accepts", r.family)
+            after["action"] = r.action
+        return before, after
 
     def plan_nat_exemption(self, r, path):
-        ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
         fields = {"source": r.source, "destination": r.destination, "netns": r.netns}
-        if ns is None:
-            return dict(fields, state="absent", rules=[]), dict(fields, state="absent", rules=[])
-        rules = nft.nat_exemption_rules(r, r.identity) if r.state == "present" else []
-        before, after, unused = self._plan_rules(ns, r.identity, rules)
-        return dict(fields, state="present" if before else "absent", rules=before), dict(fields, state=r.state, rules=after)
+        unused, before, after, unused_changed = self._plan_owner(
+            r, path, fields, lambda ns: nft.nat_exemption_rules(r, r.identity))
+        return before, after
 
     def _connected_subnet(self, ns, destination):
         """The subnet of this namespace that holds ``destination``, for the hairpin masquerade."""

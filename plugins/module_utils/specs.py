@@ -125,10 +125,16 @@ REQUIRED_IF = {
     "vxlan": [("state", "present", ("vni",))],
 }
 
-# Modules whose action plugin passes the connection guard options.
-GUARDED = {"veth": ("connection_address",), "bridge": ("connection_address",), "bridge_port": ("connection_address",),
-           "netns_address": ("connection_address",), "vxlan": ("connection_address",),
-           "port_forward": ("connection_address", "connection_port")}
+# Modules whose action plugin (plugin_utils/connection_guard.py) passes the connection guard options.
+GUARDED = {
+    "veth": ("connection_address",),
+    "bridge": ("connection_address",),
+    "bridge_port": ("connection_address",),
+    "netns_address": ("connection_address",),
+    "vxlan": ("connection_address",),
+    "port_forward": ("connection_address", "connection_port"),
+    "netns_topology": ("connection_address", "connection_port"),
+}
 
 
 def module_spec(name):

@@ -169,6 +169,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netfabric.netns.plugins.module_utils.common import (
     connection_addresses, connection_port, require_pyroute2)
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import CONNECTION
 
 
 def main():
@@ -179,8 +180,7 @@ def main():
             "prune": {"type": "bool", "default": False},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "force": {"type": "bool", "default": False},
-            "connection_address": {"type": "str"},
-            "connection_port": {"type": "int"},
+            **CONNECTION,
         },
         supports_check_mode=True,
     )

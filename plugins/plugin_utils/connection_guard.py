@@ -12,18 +12,20 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import GUARDED
+
 
 class ConnectionGuardAction(ActionBase):
-    GUARDED_OPTIONS = ("connection_address",)  # what the module accepts
     _supports_check_mode = True
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         args = dict(self._task.args)
+        guarded = GUARDED[self._task.resolved_action.rsplit(".", 1)[-1]]  # the options the module takes
         if args.get("connection_address") is None and self._play_context.remote_addr:
             args["connection_address"] = str(self._play_context.remote_addr)
-        if args.get("connection_port") is None and "connection_port" in self.GUARDED_OPTIONS:
+        if args.get("connection_port") is None and "connection_port" in guarded:
             port = self._play_context.port
             if port is None and self._connection.transport.rsplit(".", 1)[-1] in ("ssh", "paramiko_ssh"):
                 port = 22
