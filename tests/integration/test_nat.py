@@ -397,3 +397,16 @@ def test_nat_exemption_keeps_the_source_address_towards_its_network(host):
     play = host.play([task("nat_exemption", dict(exempt, state="absent"), "remove")])
     assert play.results[0]["changed"]
     assert lan.probe(host, [seen]) == [lan.answer("outside", "10.0.0.1")]
+
+
+def test_nat_exemption_lifecycle(host):
+    lan.build(host)
+    play = host.play(lifecycle("nat_exemption", {"destination": "10.0.0.0/24", "source": "192.168.15.0/24"}))
+    assert play.rc == 0, play.stdout
+    assert changed_flags(play.results) == LIFECYCLE_CHANGES
+    by_task = {r["task"]: r for r in play.results}
+    check, real = by_task["check"], by_task["real"]
+    assert check["actions"] == real["actions"]  # check mode plans what the real run does
+    assert real["nat_exemption"]["rules"] == ['postrouting: ip saddr 192.168.15.0/24 ip daddr 10.0.0.0/24 accept '
+                                              'comment "no_nat 192.168.15.0/24 > 10.0.0.0/24"']
+    assert lan.table(host) is None
