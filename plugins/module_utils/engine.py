@@ -11,7 +11,7 @@ import os
 from contextlib import contextmanager
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
-from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader, Namespaces
+from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader, Namespaces, NetlinkError
 from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftError
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import StateFile
@@ -152,16 +152,16 @@ def _nsids(namespaces, states):
     """For each read namespace: nsid -> name of the namespaces it can see."""
     table = {}
     for name in states:
-        ipr = namespaces.ipr(name)
+        rtnl = namespaces.rtnl(name)
         seen = {}
         for other in states:
             if other == name:
                 continue
             try:
-                nsid = ipr.get_netnsid(fd=namespaces.fd(other)).get("nsid")
-            except OSError:
+                nsid = rtnl.netnsid(namespaces.fd(other))
+            except (OSError, NetlinkError):
                 nsid = None
-            if nsid is not None and nsid >= 0:
+            if nsid is not None:
                 seen[nsid] = other
         table[name] = seen
     return table

@@ -4,8 +4,9 @@
 """The kernel side of the engine, on pyroute2 (private to the collection).
 
 Namespaces are entered in-process with setns(2) and one netlink socket is kept
-per namespace; no helper processes are forked (pyroute2's ``IPRoute(netns=...)``
-forks one per namespace and creates a missing namespace by accident).
+per namespace in use (rtnl.py: pyroute2's messages, without its asyncio layer); no
+helper processes are forked (pyroute2's ``IPRoute(netns=...)`` forks one per
+namespace and creates a missing namespace by accident).
 The reader dumps links and addresses once per namespace, routes only where a
 route is planned; the applier executes the planner's actions in order and, when
 the kernel refuses one, deletes what this run created before it.
@@ -22,7 +23,6 @@ from contextlib import contextmanager
 
 try:
     import pyroute2
-    from pyroute2 import IPRoute
     from pyroute2 import netns as pr_netns
     from pyroute2.conntrack import Conntrack, NFCTAttrTuple
     from pyroute2.netlink.exceptions import NetlinkError
@@ -38,12 +38,12 @@ from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
 from ansible_collections.netfabric.netns.plugins.module_utils.model import is_link_local_v6, sysctl_path
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
+from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import ZERO_MAC, Rtnl
 
 NETNS_DIR = "/run/netns"
 # Tests set it to k to make the k-th action fail, to prove the rollback of steps 1..k-1.
 FAILPOINT = "NETFABRIC_FAIL_AT_STEP"
 IFF_UP = 0x1
-ZERO_MAC = "00:00:00:00:00:00"
 RTN_UNICAST = 1
 FAMILIES = {socket.AF_INET: 4, socket.AF_INET6: 6}
 
@@ -114,18 +114,18 @@ class Namespaces:
         if name is None:
             yield
             return
-        pr_netns.setns(self.path(name), flags=0)  # flags=0: never create one by accident
+        pr_netns.setns(self.fd(name))  # an open descriptor: never creates a namespace by accident
         try:
             yield
         finally:
             pr_netns.setns(self.home)
 
-    def ipr(self, name):
+    def rtnl(self, name):
         if name in self._sockets:
             self._sockets.move_to_end(name)
         else:
             with self.inside(name):
-                self._sockets[name] = IPRoute()
+                self._sockets[name] = Rtnl()
             if len(self._sockets) > self.OPEN_MAX:
                 self._sockets.popitem(last=False)[1].close()
         return self._sockets[name]
@@ -186,11 +186,11 @@ class KernelReader:
         return self.ns.exists(name)
 
     def read(self, name):
-        ipr = self.ns.ipr(name)
+        rtnl = self.ns.rtnl(name)
         state = NetnsState(name)
         by_index = {}
         masters = {}
-        for msg in ipr.get_links():
+        for msg in rtnl.links():
             link = _parse_link(msg)
             by_index[link.index] = link
             masters[link.name] = msg.get("master")
@@ -198,7 +198,7 @@ class KernelReader:
         for link in state.links.values():
             master = by_index.get(masters[link.name])
             link.master = master.name if master is not None else None
-        for msg in ipr.get_addr():
+        for msg in rtnl.addrs():
             link = by_index.get(msg["index"])
             address = msg.get("address")
             if link is None or address is None:
@@ -212,7 +212,7 @@ class KernelReader:
     def read_routes(self, name):
         names = self._names.get(name) or {}
         routes = []
-        for msg in self.ns.ipr(name).route("dump"):
+        for msg in self.ns.rtnl(name).routes():
             family = FAMILIES.get(msg["family"])
             if family is None or msg["type"] != RTN_UNICAST:
                 continue
@@ -230,12 +230,12 @@ class KernelReader:
 
     def read_remotes(self, name, ifname):
         """The destinations of a vxlan's all-zero forwarding entries (head-end replication)."""
-        ipr = self.ns.ipr(name)
-        found = ipr.link_lookup(ifname=ifname)
-        if not found:
+        rtnl = self.ns.rtnl(name)
+        index = rtnl.link_index(ifname)
+        if index is None:
             return []
-        return sorted(msg.get("NDA_DST") for msg in ipr.fdb("dump", ifindex=found[0])
-                      if msg["ifindex"] == found[0] and msg.get("NDA_LLADDR") == ZERO_MAC and msg.get("NDA_DST"))
+        return sorted(msg.get("NDA_DST") for msg in rtnl.fdb_entries()
+                      if msg["ifindex"] == index and msg.get("NDA_LLADDR") == ZERO_MAC and msg.get("NDA_DST"))
 
     def read_nft(self, name):
         """(rules of the collection's table, foreign forward chains that drop by policy)."""
@@ -315,8 +315,7 @@ class Applier:
                 if entry[0] == "netns":
                     self.ns.remove(entry[1])
                 else:
-                    ipr = self.ns.ipr(entry[1])
-                    ipr.link("del", index=self._index(entry[1], entry[2]))
+                    self.ns.rtnl(entry[1]).link_del(self._index(entry[1], entry[2]))
                 undone.append(" ".join(str(e) for e in entry if e is not None))
             except (NetlinkError, OSError):
                 pass
@@ -325,10 +324,10 @@ class Applier:
     def _index(self, netns, name):
         key = (netns, name)
         if key not in self._indexes:
-            found = self.ns.ipr(netns).link_lookup(ifname=name)
-            if not found:
+            index = self.ns.rtnl(netns).link_index(name)
+            if index is None:
                 raise OSError(errno.ENODEV, f"no such device: {name}")
-            self._indexes[key] = found[0]
+            self._indexes[key] = index
         return self._indexes[key]
 
     # one method per action op ----------------------------------------
@@ -346,92 +345,61 @@ class Applier:
         self._indexes.clear()
 
     def do_link_add_veth(self, netns, name, peer, peer_netns, mtu=None):
-        peer_spec = {"ifname": peer}
-        extra = {}
-        if mtu:
-            peer_spec["mtu"] = extra["mtu"] = mtu
-        if peer_netns != netns:
-            peer_spec["net_ns_fd"] = self.ns.fd(peer_netns)  # born in its namespace, never moved
-        self.ns.ipr(netns).link("add", ifname=name, kind="veth", peer=peer_spec, **extra)
+        # born in its namespace, never moved
+        peer_fd = self.ns.fd(peer_netns) if peer_netns != netns else None
+        self.ns.rtnl(netns).link_add(name, "veth", mtu=mtu, peer=(peer, mtu, peer_fd))
         self._created.append(("link", netns, name))
 
     def do_link_add_bridge(self, netns, name, mtu=None):
-        extra = {"mtu": mtu} if mtu else {}
-        self.ns.ipr(netns).link("add", ifname=name, kind="bridge", **extra)
+        self.ns.rtnl(netns).link_add(name, "bridge", mtu=mtu)
         self._created.append(("link", netns, name))
 
     def do_link_add_vxlan(self, netns, name, vni, dstport, local=None, dev=None, mtu=None):
-        spec = {"vxlan_id": vni, "vxlan_port": dstport}
+        data = [("IFLA_VXLAN_ID", vni), ("IFLA_VXLAN_PORT", dstport)]
         if local:
-            spec["vxlan_local6" if ":" in local else "vxlan_local"] = local
+            data.append(("IFLA_VXLAN_LOCAL6" if ":" in local else "IFLA_VXLAN_LOCAL", local))
         if dev:
-            spec["vxlan_link"] = self._index(netns, dev)
-        if mtu:
-            spec["mtu"] = mtu
-        self.ns.ipr(netns).link("add", ifname=name, kind="vxlan", **spec)
+            data.append(("IFLA_VXLAN_LINK", self._index(netns, dev)))
+        self.ns.rtnl(netns).link_add(name, "vxlan", mtu=mtu, data=data)
         self._created.append(("link", netns, name))
 
     def do_fdb_append(self, netns, name, remote):
-        self.ns.ipr(netns).fdb("append", ifindex=self._index(netns, name), lladdr=ZERO_MAC, dst=remote)
+        self.ns.rtnl(netns).fdb("append", self._index(netns, name), remote)
 
     def do_fdb_del(self, netns, name, remote):
-        self.ns.ipr(netns).fdb("del", ifindex=self._index(netns, name), lladdr=ZERO_MAC, dst=remote)
+        self.ns.rtnl(netns).fdb("del", self._index(netns, name), remote)
 
     def do_link_del(self, netns, name):
-        self.ns.ipr(netns).link("del", index=self._index(netns, name))
+        self.ns.rtnl(netns).link_del(self._index(netns, name))
         self._indexes.clear()  # a veth takes its peer along, which may be recreated later
 
     def do_link_set(self, netns, name, up=None, mtu=None):
-        changes = {}
-        if mtu is not None:
-            changes["mtu"] = mtu
-        if up is not None:
-            changes["state"] = "up" if up else "down"
-        self.ns.ipr(netns).link("set", index=self._index(netns, name), **changes)
+        self.ns.rtnl(netns).link_set(self._index(netns, name), up=up, mtu=mtu)
 
     def do_link_master(self, netns, name, master):
         master_index = self._index(netns, master) if master else 0
-        self.ns.ipr(netns).link("set", index=self._index(netns, name), master=master_index)
+        self.ns.rtnl(netns).link_set(self._index(netns, name), master=master_index)
 
     def do_bridge_set(self, netns, name, stp=None, vlan_filtering=None):
-        changes = {}
-        if stp is not None:
-            changes["br_stp_state"] = int(stp)
-        if vlan_filtering is not None:
-            changes["br_vlan_filtering"] = int(vlan_filtering)
-        self.ns.ipr(netns).link("set", index=self._index(netns, name), kind="bridge", **changes)
+        data = [(attr, int(value)) for attr, value in (("IFLA_BR_STP_STATE", stp),
+                                                        ("IFLA_BR_VLAN_FILTERING", vlan_filtering))
+                if value is not None]
+        self.ns.rtnl(netns).link_set_info(self._index(netns, name), "bridge", data=data)
 
     def do_brport_set(self, netns, name, hairpin=None, isolated=None):
-        changes = {}
-        if hairpin is not None:
-            changes["mode"] = int(hairpin)
-        if isolated is not None:
-            changes["isolated"] = int(isolated)
-        self.ns.ipr(netns).brport("set", index=self._index(netns, name), **changes)
+        data = [(attr, int(value)) for attr, value in (("IFLA_BRPORT_MODE", hairpin), ("IFLA_BRPORT_ISOLATED", isolated))
+                if value is not None]
+        self.ns.rtnl(netns).link_set_info(self._index(netns, name), "bridge_slave", port_data=data)
 
     def do_addr_add(self, netns, name, cidr):
-        iface = ipaddress.ip_interface(cidr)
-        self.ns.ipr(netns).addr("add", index=self._index(netns, name), address=str(iface.ip),
-                                prefixlen=iface.network.prefixlen)
+        self.ns.rtnl(netns).addr("add", self._index(netns, name), cidr)
 
     def do_addr_del(self, netns, name, cidr):
-        iface = ipaddress.ip_interface(cidr)
-        self.ns.ipr(netns).addr("del", index=self._index(netns, name), address=str(iface.ip),
-                                prefixlen=iface.network.prefixlen)
+        self.ns.rtnl(netns).addr("del", self._index(netns, name), cidr)
 
     def _route(self, command, netns, dst, gateway, dev, metric, table, family):
-        net = ipaddress.ip_network(dst)
-        spec = {"family": socket.AF_INET if family == 4 else socket.AF_INET6,
-                "dst_len": net.prefixlen, "table": table}
-        if net.prefixlen:
-            spec["dst"] = str(net.network_address)
-        if gateway:
-            spec["gateway"] = gateway
-        if dev:
-            spec["oif"] = self._index(netns, dev)
-        if metric is not None:
-            spec["priority"] = metric
-        self.ns.ipr(netns).route(command, **spec)
+        oif = self._index(netns, dev) if dev else None
+        self.ns.rtnl(netns).route(command, dst, table=table, gateway=gateway, oif=oif, priority=metric)
 
     def do_route_add(self, netns, **route):
         self._route("add", netns, **route)

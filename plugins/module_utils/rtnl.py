@@ -1,0 +1,222 @@
+# -*- coding: utf-8 -*-
+# Copyright: netfabric.netns contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Route netlink requests: pyroute2's messages over a plain socket (private to the collection).
+
+pyroute2 encodes and decodes every message here (ifinfmsg, ifaddrmsg, rtmsg, ndmsg,
+nsidmsg) and turns the kernel's refusals into its NetlinkError. What this module does
+itself is the exchange: send one request, read its answer. pyroute2 0.9's IPRoute runs
+each request through an asyncio event loop, about 150 us of Python per request and one
+loop per socket; at 1,000 namespaces that was most of a run. The messages are the same
+bytes IPRoute sends (tests/unit/test_rtnl.py compares them with pyroute2's IPBatch).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+try:
+    from pyroute2.netlink import NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL
+    from pyroute2.netlink import NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR
+    from pyroute2.netlink.exceptions import NetlinkError
+    from pyroute2.netlink.rtnl import (RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETADDR,
+                                       RTM_GETLINK, RTM_GETNEIGH, RTM_GETNSID, RTM_GETROUTE, RTM_NEWADDR,
+                                       RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE)
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+    from pyroute2.netlink.rtnl.ndmsg import ndmsg
+    from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+except ImportError:  # kernel.py reports the missing library; nothing here runs without it
+    NetlinkError = OSError
+    NLM_F_REQUEST = NLM_F_ACK = NLM_F_CREATE = NLM_F_EXCL = NLM_F_APPEND = NLM_F_REPLACE = NLM_F_DUMP = 0
+
+NETLINK_ROUTE = 0
+RECV_BUFFER = 1 << 16  # a dump arrives in parts of at most 32 KiB
+IFF_UP = 0x1
+NUD_NOARP = 0x40
+NUD_PERMANENT = 0x80
+NTF_SELF = 0x2
+RT_TABLE_MAIN = 254
+RTPROT_STATIC = 4
+RTN_UNICAST = 1
+ZERO_MAC = "00:00:00:00:00:00"
+
+# the flags IPRoute gives each command
+CREATE = NLM_F_CREATE | NLM_F_EXCL
+REPLACE = NLM_F_REPLACE | NLM_F_CREATE
+APPEND = NLM_F_CREATE | NLM_F_APPEND
+CHANGE = 0
+
+
+class Rtnl:
+    """One NETLINK_ROUTE socket, in the namespace of the thread that opened it."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
+        try:
+            self.sock.bind((0, 0))
+        except OSError:
+            self.sock.close()
+            raise
+        self.marshal = MarshalRtnl()
+        self.seq = 0
+
+    def close(self):
+        self.sock.close()
+
+    def request(self, msg, msg_type, flags=CHANGE):
+        """Send a request and wait for its acknowledgement; returns the messages it answered with.
+        A refusal raises pyroute2's NetlinkError with the kernel's errno as its code."""
+        return self._exchange(msg, msg_type, NLM_F_REQUEST | NLM_F_ACK | flags)
+
+    def dump(self, msg, msg_type):
+        return self._exchange(msg, msg_type, NLM_F_REQUEST | NLM_F_DUMP)
+
+    def _exchange(self, msg, msg_type, flags):
+        self.seq += 1
+        header = msg["header"]
+        header["type"], header["flags"], header["sequence_number"], header["pid"] = msg_type, flags, self.seq, 0
+        msg.encode()
+        self.sock.send(msg.data)
+        answers = []
+        while True:
+            for reply in self.marshal.parse(self.sock.recv(RECV_BUFFER)):
+                header = reply["header"]
+                if header["sequence_number"] != self.seq:
+                    continue  # the rest of an earlier request that raised
+                if header.get("error") is not None:
+                    raise header["error"]
+                if header["type"] in (NLMSG_DONE, NLMSG_ERROR):
+                    return answers
+                answers.append(reply)
+
+    # links --------------------------------------------------------------
+
+    def links(self):
+        return self.dump(ifinfmsg(), RTM_GETLINK)
+
+    def link_index(self, ifname):
+        """The index of a link by name, or None."""
+        try:
+            found = self.request(_link(attrs=[("IFLA_IFNAME", ifname)]), RTM_GETLINK)
+        except NetlinkError as exc:
+            if exc.code == 19:  # ENODEV
+                return None
+            raise
+        return found[0]["index"] if found else None
+
+    def link_add(self, ifname, kind, mtu=None, data=None, peer=None):
+        """Create a link; ``data`` are its kind's attributes, ``peer`` a veth peer's (name, mtu, netns fd)."""
+        info = [("IFLA_INFO_KIND", kind)]
+        if peer is not None:
+            data = [("VETH_INFO_PEER", {"attrs": _present([("IFLA_IFNAME", peer[0]), ("IFLA_NET_NS_FD", peer[2]),
+                                                          ("IFLA_MTU", peer[1])])})]
+        if data:
+            info.append(("IFLA_INFO_DATA", {"attrs": data}))
+        attrs = _present([("IFLA_IFNAME", ifname), ("IFLA_MTU", mtu)]) + [("IFLA_LINKINFO", {"attrs": info})]
+        self.request(_link(attrs=attrs), RTM_NEWLINK, CREATE)
+
+    def link_set(self, index, up=None, mtu=None, master=None):
+        """Change a link: up or down, MTU, bridge (``master`` 0 leaves its bridge)."""
+        msg = _link(index=index, attrs=_present([("IFLA_MTU", mtu), ("IFLA_MASTER", master)]))
+        if up is not None:
+            msg["flags"], msg["change"] = (IFF_UP if up else 0), IFF_UP
+        self.request(msg, RTM_NEWLINK)
+
+    def link_set_info(self, index, kind, data=None, port_data=None):
+        """Change kind-specific attributes: a bridge's (``data``) or a bridge port's (``port_data``,
+        with kind ``bridge_slave``)."""
+        info = [("IFLA_INFO_KIND", kind)]
+        if data:
+            info.append(("IFLA_INFO_DATA", {"attrs": data}))
+        if port_data:
+            info.append(("IFLA_INFO_SLAVE_DATA", {"attrs": port_data}))
+        self.request(_link(index=index, attrs=[("IFLA_LINKINFO", {"attrs": info})]), RTM_NEWLINK)
+
+    def link_del(self, index):
+        self.request(_link(index=index), RTM_DELLINK)
+
+    # addresses and routes -------------------------------------------------
+
+    def addrs(self):
+        return self.dump(_every_family(ifaddrmsg()), RTM_GETADDR)
+
+    def addr(self, command, index, cidr):
+        """Add ("add") or remove ("del") an address given as address/prefix."""
+        iface = ipaddress.ip_interface(cidr)
+        msg = ifaddrmsg()
+        msg["family"] = socket.AF_INET if iface.version == 4 else socket.AF_INET6
+        msg["prefixlen"], msg["index"] = iface.network.prefixlen, index
+        msg["attrs"] = [("IFA_ADDRESS", str(iface.ip))]
+        if iface.version == 4:
+            msg["attrs"].append(("IFA_LOCAL", str(iface.ip)))
+        if command == "add":
+            self.request(msg, RTM_NEWADDR, CREATE)
+        else:
+            self.request(msg, RTM_DELADDR)
+
+    def routes(self):
+        return self.dump(_every_family(rtmsg()), RTM_GETROUTE)
+
+    def route(self, command, dst, table=RT_TABLE_MAIN, gateway=None, oif=None, priority=None):
+        """Add ("add"), replace ("replace") or remove ("del") a unicast route; ``dst`` is a network."""
+        net = ipaddress.ip_network(dst)
+        msg = rtmsg()
+        msg["family"] = socket.AF_INET if net.version == 4 else socket.AF_INET6
+        # the header's table has 8 bits: RTA_TABLE carries the real one
+        msg["dst_len"], msg["table"] = net.prefixlen, table if table <= 255 else RT_TABLE_MAIN
+        attrs = [("RTA_DST", str(net.network_address))] if net.prefixlen else []
+        attrs += _present([("RTA_TABLE", table), ("RTA_GATEWAY", gateway), ("RTA_OIF", oif), ("RTA_PRIORITY", priority)])
+        msg["attrs"] = attrs
+        if command == "del":
+            self.request(msg, RTM_DELROUTE)
+            return
+        msg["proto"], msg["type"] = RTPROT_STATIC, RTN_UNICAST
+        self.request(msg, RTM_NEWROUTE, CREATE if command == "add" else REPLACE)
+
+    # bridge forwarding entries and namespace ids --------------------------
+
+    def fdb_entries(self):
+        msg = ndmsg()
+        msg["family"] = socket.AF_BRIDGE
+        return self.dump(msg, RTM_GETNEIGH)
+
+    def fdb(self, command, ifindex, dst, lladdr=ZERO_MAC):
+        """Add ("append": another entry for the same address) or remove ("del") a vxlan
+        forwarding entry towards ``dst``."""
+        msg = ndmsg()
+        msg["family"], msg["ifindex"], msg["state"], msg["flags"] = socket.AF_BRIDGE, ifindex, NUD_NOARP | NUD_PERMANENT, NTF_SELF
+        msg["attrs"] = [("NDA_LLADDR", lladdr), ("NDA_DST", dst)]
+        if command == "append":
+            self.request(msg, RTM_NEWNEIGH, APPEND)
+        else:
+            self.request(msg, RTM_DELNEIGH)
+
+    def netnsid(self, fd):
+        """The id under which this namespace knows the namespace open as ``fd`` (None: none given)."""
+        msg = nsidmsg()
+        msg["attrs"] = [("NETNSA_FD", fd)]
+        for answer in self.request(msg, RTM_GETNSID):
+            nsid = answer.get_attr("NETNSA_NSID")
+            return nsid if nsid is not None and nsid >= 0 else None
+        return None
+
+
+def _link(index=0, attrs=()):
+    msg = ifinfmsg()
+    msg["index"] = index
+    msg["attrs"] = list(attrs)
+    return msg
+
+
+def _every_family(msg):
+    msg["family"] = socket.AF_UNSPEC  # pyroute2's rtmsg defaults to AF_INET: a dump of IPv4 only
+    return msg
+
+
+def _present(attrs):
+    """The attributes that have a value."""
+    return [(name, value) for name, value in attrs if value is not None]

@@ -1,0 +1,153 @@
+"""rtnl.Rtnl sends the very bytes pyroute2's IPRoute would send for the same request.
+
+pyroute2's IPBatch compiles a request through IPRoute's own argument handling without
+sending it; each case below compares that with what Rtnl writes to its socket, header
+sequence number and port id aside. The kernel side of these requests is covered by the
+integration tests.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+
+pytest.importorskip("pyroute2")
+
+from pyroute2 import IPBatch  # noqa: E402
+from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
+
+from ansible_collections.netfabric.netns.plugins.module_utils import rtnl as rtnl_mod  # noqa: E402
+
+NLMSG_ERROR = 2
+
+
+class FakeSocket:
+    """Records what is sent; answers each request with an acknowledgement carrying ``code``."""
+
+    def __init__(self, code=0):
+        self.sent = []
+        self.code = code
+
+    def send(self, data):
+        self.sent.append(bytes(data))
+        return len(data)
+
+    def recv(self, unused_size):
+        request = self.sent[-1]
+        seq = struct.unpack_from("I", request, 8)[0]
+        # nlmsgerr: the error, then the request (only its header when acknowledging, as the kernel does)
+        body = struct.pack("i", -self.code) + (request if self.code else request[:16])
+        return struct.pack("IHHII", 16 + len(body), NLMSG_ERROR, 0, seq, 0) + body
+
+    def close(self):
+        pass
+
+
+def recording(code=0):
+    rtnl = rtnl_mod.Rtnl.__new__(rtnl_mod.Rtnl)
+    rtnl.sock, rtnl.marshal, rtnl.seq = FakeSocket(code), rtnl_mod.MarshalRtnl(), 0
+    return rtnl
+
+
+def compiled(obj, command, **kwargs):
+    batch = IPBatch()
+    try:
+        getattr(batch, obj)(command, **kwargs)
+        return bytes(batch.batch)
+    finally:
+        batch.close()
+
+
+def without_seq_and_pid(data):
+    return data[:8] + data[16:]
+
+
+CASES = [
+    ("veth into another namespace",
+     lambda r: r.link_add("a", "veth", mtu=1400, peer=("b", 1400, 5)),
+     ("link", "add", {"ifname": "a", "kind": "veth", "mtu": 1400,
+                      "peer": {"ifname": "b", "net_ns_fd": 5, "mtu": 1400}})),
+    ("veth in the same namespace",
+     lambda r: r.link_add("a", "veth", peer=("b", None, None)),
+     ("link", "add", {"ifname": "a", "kind": "veth", "peer": {"ifname": "b"}})),
+    ("bridge",
+     lambda r: r.link_add("br0", "bridge", mtu=1400),
+     ("link", "add", {"ifname": "br0", "kind": "bridge", "mtu": 1400})),
+    ("vxlan",
+     lambda r: r.link_add("vx0", "vxlan", mtu=1450, data=[("IFLA_VXLAN_ID", 10), ("IFLA_VXLAN_PORT", 4789),
+                                                           ("IFLA_VXLAN_LOCAL", "10.0.0.1"), ("IFLA_VXLAN_LINK", 3)]),
+     ("link", "add", {"ifname": "vx0", "kind": "vxlan", "mtu": 1450, "vxlan_id": 10, "vxlan_port": 4789,
+                      "vxlan_local": "10.0.0.1", "vxlan_link": 3})),
+    ("link delete",
+     lambda r: r.link_del(5),
+     ("link", "del", {"index": 5})),
+    ("link up with an MTU",
+     lambda r: r.link_set(5, up=True, mtu=1400),
+     ("link", "set", {"index": 5, "state": "up", "mtu": 1400})),
+    ("link down",
+     lambda r: r.link_set(5, up=False),
+     ("link", "set", {"index": 5, "state": "down"})),
+    ("link onto a bridge",
+     lambda r: r.link_set(5, master=7),
+     ("link", "set", {"index": 5, "master": 7})),
+    ("link off its bridge",
+     lambda r: r.link_set(5, master=0),
+     ("link", "set", {"index": 5, "master": 0})),
+    ("bridge options",
+     lambda r: r.link_set_info(5, "bridge", data=[("IFLA_BR_STP_STATE", 1), ("IFLA_BR_VLAN_FILTERING", 0)]),
+     ("link", "set", {"index": 5, "kind": "bridge", "br_stp_state": 1, "br_vlan_filtering": 0})),
+    ("bridge port options",
+     lambda r: r.link_set_info(5, "bridge_slave", port_data=[("IFLA_BRPORT_MODE", 1), ("IFLA_BRPORT_ISOLATED", 0)]),
+     ("brport", "set", {"index": 5, "mode": 1, "isolated": 0})),
+    ("IPv4 address",
+     lambda r: r.addr("add", 5, "10.0.0.2/24"),
+     ("addr", "add", {"index": 5, "address": "10.0.0.2", "prefixlen": 24})),
+    ("IPv6 address",
+     lambda r: r.addr("add", 5, "fd10::2/64"),
+     ("addr", "add", {"index": 5, "address": "fd10::2", "prefixlen": 64})),
+    ("address removal",
+     lambda r: r.addr("del", 5, "10.0.0.2/24"),
+     ("addr", "del", {"index": 5, "address": "10.0.0.2", "prefixlen": 24})),
+    ("default route",
+     lambda r: r.route("add", "0.0.0.0/0", gateway="10.0.0.1"),
+     ("route", "add", {"family": socket.AF_INET, "dst_len": 0, "table": 254, "gateway": "10.0.0.1"})),
+    ("route replaced in a table above 255",
+     lambda r: r.route("replace", "10.1.0.0/24", table=1000, oif=5, priority=10),
+     ("route", "replace", {"family": socket.AF_INET, "dst_len": 24, "dst": "10.1.0.0", "table": 1000, "oif": 5,
+                           "priority": 10})),
+    ("IPv6 route removal",
+     lambda r: r.route("del", "fd11::/64", gateway="fd10::1"),
+     ("route", "del", {"family": socket.AF_INET6, "dst_len": 64, "dst": "fd11::", "table": 254,
+                       "gateway": "fd10::1"})),
+    ("vxlan forwarding entry",
+     lambda r: r.fdb("append", 5, "10.0.0.9"),
+     ("fdb", "append", {"ifindex": 5, "lladdr": "00:00:00:00:00:00", "dst": "10.0.0.9"})),
+    ("vxlan forwarding entry removal",
+     lambda r: r.fdb("del", 5, "10.0.0.9"),
+     ("fdb", "del", {"ifindex": 5, "lladdr": "00:00:00:00:00:00", "dst": "10.0.0.9"})),
+]
+
+
+@pytest.mark.parametrize("call, expected", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_same_bytes_as_pyroute2(call, expected):
+    rtnl = recording()
+    call(rtnl)
+    assert len(rtnl.sock.sent) == 1
+    obj, command, kwargs = expected
+    assert without_seq_and_pid(rtnl.sock.sent[0]) == without_seq_and_pid(compiled(obj, command, **kwargs))
+
+
+def test_refusal_raises_netlink_error_with_the_errno():
+    rtnl = recording(code=17)
+    with pytest.raises(NetlinkError) as caught:
+        rtnl.link_add("br0", "bridge")
+    assert caught.value.code == 17
+
+
+def test_sequence_numbers_increase():
+    rtnl = recording()
+    rtnl.link_del(5)
+    rtnl.link_del(6)
+    assert [struct.unpack_from("I", data, 8)[0] for data in rtnl.sock.sent] == [1, 2]
