@@ -132,7 +132,7 @@ def describe(netns=None):
             if not namespaces.exists(name):
                 continue
             state = reader.read(name)
-            state.routes = reader.read_routes(name)
+            state.routes = {None: reader.read_routes(name)}
             try:
                 state.nft = reader.read_nft(name)[0]
             except NftError:  # no nftables on this host: nothing of ours can be there
@@ -185,7 +185,7 @@ def _facts(state, states, nsids):
         links.append(entry)
     routes = [{"dst": "default" if r.dst.endswith("/0") else r.dst, "family": 6 if ":" in r.dst else 4,
                "gateway": r.gateway, "dev": r.dev, "metric": r.metric, "table": r.table}
-              for r in state.routes if r.table != 255]
+              for r in state.routes[None] if r.table != 255]
     rules = [{"owner": rule.comment, "chain": rule.chain, "rule": rule.text.split(": ", 1)[1]} for rule in state.nft]
     return {"links": links, "routes": routes, "rules": rules}
 

@@ -209,13 +209,16 @@ class KernelReader:
         self._names[name] = {i: link.name for i, link in by_index.items()}
         return state
 
-    def read_routes(self, name):
+    def read_routes(self, name, table=None):
+        """Unicast routes of one table (None: every table)."""
         names = self._names.get(name) or {}
         routes = []
-        for msg in self.ns.rtnl(name).routes():
+        for msg in self.ns.rtnl(name).routes(table):
             family = FAMILIES.get(msg["family"])
             if family is None or msg["type"] != RTN_UNICAST:
                 continue
+            if table is not None and (msg.get("table") or msg["table"]) != table:
+                continue  # a kernel without strict dump checking sends every table
             dst = msg.get("dst") or ("0.0.0.0" if family == 4 else "::")
             routes.append(RouteEntry(
                 dst=str(ipaddress.ip_network(f"{dst}/{msg['dst_len']}", strict=False)),
@@ -315,7 +318,7 @@ class Applier:
                 if entry[0] == "netns":
                     self.ns.remove(entry[1])
                 else:
-                    self.ns.rtnl(entry[1]).link_del(self._index(entry[1], entry[2]))
+                    self.ns.rtnl(entry[1]).link_del(entry[2])
                 undone.append(" ".join(str(e) for e in entry if e is not None))
             except (NetlinkError, OSError):
                 pass
@@ -344,10 +347,14 @@ class Applier:
         self.ns.remove(name)
         self._indexes.clear()
 
-    def do_link_add_veth(self, netns, name, peer, peer_netns, mtu=None):
-        # born in its namespace, never moved
-        peer_fd = self.ns.fd(peer_netns) if peer_netns != netns else None
-        self.ns.rtnl(netns).link_add(name, "veth", mtu=mtu, peer=(peer, mtu, peer_fd))
+    def do_link_add_veth(self, netns, name, peer, peer_netns, mtu=None, up=False, master=None, from_peer=False):
+        """One request creates the pair; ``up`` and ``master`` are for the end it is made from,
+        the peer with ``from_peer`` (an end that joins a bridge is made in the bridge's namespace)."""
+        if from_peer:
+            netns, name, peer_netns, peer = peer_netns, peer, netns, name
+        peer_fd = self.ns.fd(peer_netns) if peer_netns != netns else None  # born in its namespace, never moved
+        master_index = self._index(netns, master) if master else None
+        self.ns.rtnl(netns).link_add(name, "veth", mtu=mtu, up=up, master=master_index, peer=(peer, mtu, peer_fd))
         self._created.append(("link", netns, name))
 
     def do_link_add_bridge(self, netns, name, mtu=None):
@@ -370,26 +377,26 @@ class Applier:
         self.ns.rtnl(netns).fdb("del", self._index(netns, name), remote)
 
     def do_link_del(self, netns, name):
-        self.ns.rtnl(netns).link_del(self._index(netns, name))
+        self.ns.rtnl(netns).link_del(name)
         self._indexes.clear()  # a veth takes its peer along, which may be recreated later
 
     def do_link_set(self, netns, name, up=None, mtu=None):
-        self.ns.rtnl(netns).link_set(self._index(netns, name), up=up, mtu=mtu)
+        self.ns.rtnl(netns).link_set(name, up=up, mtu=mtu)
 
     def do_link_master(self, netns, name, master):
         master_index = self._index(netns, master) if master else 0
-        self.ns.rtnl(netns).link_set(self._index(netns, name), master=master_index)
+        self.ns.rtnl(netns).link_set(name, master=master_index)
 
     def do_bridge_set(self, netns, name, stp=None, vlan_filtering=None):
         data = [(attr, int(value)) for attr, value in (("IFLA_BR_STP_STATE", stp),
                                                         ("IFLA_BR_VLAN_FILTERING", vlan_filtering))
                 if value is not None]
-        self.ns.rtnl(netns).link_set_info(self._index(netns, name), "bridge", data=data)
+        self.ns.rtnl(netns).link_set_info(name, "bridge", data=data)
 
     def do_brport_set(self, netns, name, hairpin=None, isolated=None):
         data = [(attr, int(value)) for attr, value in (("IFLA_BRPORT_MODE", hairpin), ("IFLA_BRPORT_ISOLATED", isolated))
                 if value is not None]
-        self.ns.rtnl(netns).link_set_info(self._index(netns, name), "bridge_slave", port_data=data)
+        self.ns.rtnl(netns).link_set_info(name, "bridge_slave", port_data=data)
 
     def do_addr_add(self, netns, name, cidr):
         self.ns.rtnl(netns).addr("add", self._index(netns, name), cidr)

@@ -51,7 +51,7 @@ class RouteEntry:
 class NetnsState:
     name: Optional[str]  # None: the host's own namespace
     links: dict = field(default_factory=dict)  # ifname -> Link
-    routes: Optional[list] = None  # RouteEntry list; None until read
+    routes: Optional[dict] = None  # routing table -> RouteEntry list, None for every table; read on demand
     sysctls: dict = field(default_factory=dict)  # key -> value, filled on demand
     planned: bool = False  # created by this run (nothing to read in the kernel)
     nft: Optional[object] = None  # nft.Table of the collection's rules, read on demand

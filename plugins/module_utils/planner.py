@@ -19,11 +19,14 @@ from typing import Optional
 from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
+    ROUTE_TABLES,
     family_of,
     is_link_local_v6,
     join,
 )
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
+
+RT_TABLE_MAIN = ROUTE_TABLES["main"]
 
 # Values of a namespace the kernel has just created, so a new namespace is not
 # reported as changing them to what they already are.
@@ -94,10 +97,13 @@ class Planner:
             state = self._namespaces[name] = NetnsState(name, planned=True)
         return state
 
-    def routes(self, ns):
+    def routes(self, ns, table=RT_TABLE_MAIN):
+        """The routes of one table, read once (the kernel filters them: no local table to decode)."""
         if ns.routes is None:
-            ns.routes = [] if ns.planned else self.reader.read_routes(ns.name)
-        return ns.routes
+            ns.routes = {}
+        if table not in ns.routes:
+            ns.routes[table] = [] if ns.planned else self.reader.read_routes(ns.name, table)
+        return ns.routes[table]
 
     def sysctl(self, ns, key, path):
         if key not in ns.sysctls:
@@ -236,11 +242,24 @@ class Planner:
                     del owner.links[link.name]
             a = b = None
         if a is None:
-            self.add("link_add_veth", netns, r.describe(),
-                     f"create with peer '{peer}' ({_short(peer_netns)})" + (f", mtu {r.mtu}" if r.mtu else ""),
-                     name=name, peer=peer, peer_netns=peer_netns, mtu=r.mtu)
+            # One request creates the pair with one end already up and on its bridge (the end it
+            # is made from: the kernel cannot bring the other end up before the pair exists).
+            # Fewer requests per namespace, which counts with hundreds of them.
+            from_peer = bridge is None and peer_bridge is not None
+            first, first_ns, master = (peer, pns, peer_bridge) if from_peer else (name, ns, bridge)
+            if master is not None:
+                self.existing_link(first_ns, master, join(path, "peer_bridge" if from_peer else "bridge"),
+                                   kind="bridge", what="bridge")
+            up = bool(r.up)
+            verb = f"create with peer '{peer}' ({_short(peer_netns)})" + (f", mtu {r.mtu}" if r.mtu else "")
+            if up or master:
+                verb += f", '{first}'" + (" up" if up else "") + (f" on bridge '{master}'" if master else "")
+            self.add("link_add_veth", netns, r.describe(), verb, name=name, peer=peer, peer_netns=peer_netns,
+                     mtu=r.mtu, up=up, master=master, from_peer=from_peer)
             a = ns.links[name] = Link(name, None, kind="veth", mtu=r.mtu or 1500)
             b = pns.links[peer] = Link(peer, None, kind="veth", mtu=r.mtu or 1500)
+            first_link = b if from_peer else a
+            first_link.up, first_link.master = up, master
         for link, owner, addresses, master, p in ((a, ns, addrs, bridge, "bridge"),
                                                   (b, pns, peer_addrs, peer_bridge, "peer_bridge")):
             self._link_settings(r, owner, link, "veth", addresses, r.mtu, r.up, join(path, p))
@@ -409,8 +428,8 @@ class Planner:
 
     def plan_route(self, r, path):
         ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
-        table = r.table or 254
-        routes = self.routes(ns) if ns is not None else []
+        table = r.table or RT_TABLE_MAIN
+        routes = self.routes(ns, table) if ns is not None else []
         same_key = [e for e in routes if e.table == table and e.dst == r.dst
                     and (r.metric is None or e.metric == r.metric)]
         before = {"dst": r.label(), "netns": r.netns, "table": table, "state": "absent"}

@@ -34,6 +34,8 @@ except ImportError:  # kernel.py reports the missing library; nothing here runs 
     NLM_F_REQUEST = NLM_F_ACK = NLM_F_CREATE = NLM_F_EXCL = NLM_F_APPEND = NLM_F_REPLACE = NLM_F_DUMP = 0
 
 NETLINK_ROUTE = 0
+SOL_NETLINK = 270
+NETLINK_GET_STRICT_CHK = 12
 RECV_BUFFER = 1 << 16  # a dump arrives in parts of at most 32 KiB
 IFF_UP = 0x1
 NUD_NOARP = 0x40
@@ -61,6 +63,10 @@ class Rtnl:
         except OSError:
             self.sock.close()
             raise
+        try:  # dumps filtered by the kernel (Linux 4.20+; older kernels send everything)
+            self.sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        except OSError:
+            pass
         self.marshal = MarshalRtnl()
         self.seq = 0
 
@@ -101,32 +107,33 @@ class Rtnl:
     def link_index(self, ifname):
         """The index of a link by name, or None."""
         try:
-            found = self.request(_link(attrs=[("IFLA_IFNAME", ifname)]), RTM_GETLINK)
+            found = self.request(_link(ifname), RTM_GETLINK)
         except NetlinkError as exc:
             if exc.code == 19:  # ENODEV
                 return None
             raise
         return found[0]["index"] if found else None
 
-    def link_add(self, ifname, kind, mtu=None, data=None, peer=None):
-        """Create a link; ``data`` are its kind's attributes, ``peer`` a veth peer's (name, mtu, netns fd)."""
+    def link_add(self, ifname, kind, mtu=None, up=False, master=None, data=None, peer=None):
+        """Create a link, up and on the bridge with index ``master`` if asked; ``data`` are its
+        kind's attributes. ``peer`` is a veth's other end: (name, mtu, netns fd or None); it
+        comes up only later (the kernel refuses, ENOTCONN, before the pair is complete)."""
         info = [("IFLA_INFO_KIND", kind)]
         if peer is not None:
-            data = [("VETH_INFO_PEER", {"attrs": _present([("IFLA_IFNAME", peer[0]), ("IFLA_NET_NS_FD", peer[2]),
-                                                          ("IFLA_MTU", peer[1])])})]
+            name, peer_mtu, netns_fd = peer
+            end = {"attrs": _present([("IFLA_IFNAME", name), ("IFLA_NET_NS_FD", netns_fd), ("IFLA_MTU", peer_mtu)])}
+            data = [("VETH_INFO_PEER", end)]
         if data:
             info.append(("IFLA_INFO_DATA", {"attrs": data}))
-        attrs = _present([("IFLA_IFNAME", ifname), ("IFLA_MTU", mtu)]) + [("IFLA_LINKINFO", {"attrs": info})]
-        self.request(_link(attrs=attrs), RTM_NEWLINK, CREATE)
+        msg = _link(ifname, attrs=[("IFLA_MTU", mtu), ("IFLA_MASTER", master), ("IFLA_LINKINFO", {"attrs": info})])
+        self.request(_flags(msg, up or None), RTM_NEWLINK, CREATE)
 
-    def link_set(self, index, up=None, mtu=None, master=None):
+    def link_set(self, ifname, up=None, mtu=None, master=None):
         """Change a link: up or down, MTU, bridge (``master`` 0 leaves its bridge)."""
-        msg = _link(index=index, attrs=_present([("IFLA_MTU", mtu), ("IFLA_MASTER", master)]))
-        if up is not None:
-            msg["flags"], msg["change"] = (IFF_UP if up else 0), IFF_UP
-        self.request(msg, RTM_NEWLINK)
+        msg = _link(ifname, attrs=[("IFLA_MTU", mtu), ("IFLA_MASTER", master)])
+        self.request(_flags(msg, up), RTM_NEWLINK)
 
-    def link_set_info(self, index, kind, data=None, port_data=None):
+    def link_set_info(self, ifname, kind, data=None, port_data=None):
         """Change kind-specific attributes: a bridge's (``data``) or a bridge port's (``port_data``,
         with kind ``bridge_slave``)."""
         info = [("IFLA_INFO_KIND", kind)]
@@ -134,10 +141,10 @@ class Rtnl:
             info.append(("IFLA_INFO_DATA", {"attrs": data}))
         if port_data:
             info.append(("IFLA_INFO_SLAVE_DATA", {"attrs": port_data}))
-        self.request(_link(index=index, attrs=[("IFLA_LINKINFO", {"attrs": info})]), RTM_NEWLINK)
+        self.request(_link(ifname, attrs=[("IFLA_LINKINFO", {"attrs": info})]), RTM_NEWLINK)
 
-    def link_del(self, index):
-        self.request(_link(index=index), RTM_DELLINK)
+    def link_del(self, ifname):
+        self.request(_link(ifname), RTM_DELLINK)
 
     # addresses and routes -------------------------------------------------
 
@@ -158,8 +165,13 @@ class Rtnl:
         else:
             self.request(msg, RTM_DELADDR)
 
-    def routes(self):
-        return self.dump(_every_family(rtmsg()), RTM_GETROUTE)
+    def routes(self, table=None):
+        """Routes of both families; of one table only, where the kernel filters dumps (strict checking)."""
+        msg = _every_family(rtmsg())
+        if table is not None:  # as in route(): the header's 8 bits, or RTA_TABLE
+            msg["table"] = table if table <= 255 else RT_TABLE_MAIN
+            msg["attrs"] = [("RTA_TABLE", table)] if table > 255 else []
+        return self.dump(msg, RTM_GETROUTE)
 
     def route(self, command, dst, table=RT_TABLE_MAIN, gateway=None, oif=None, priority=None):
         """Add ("add"), replace ("replace") or remove ("del") a unicast route; ``dst`` is a network."""
@@ -205,10 +217,17 @@ class Rtnl:
         return None
 
 
-def _link(index=0, attrs=()):
+def _link(ifname, attrs=()):
+    """A link message naming its link: the kernel finds a link by name when the index is 0."""
     msg = ifinfmsg()
-    msg["index"] = index
-    msg["attrs"] = list(attrs)
+    msg["attrs"] = _present([("IFLA_IFNAME", ifname)] + list(attrs))
+    return msg
+
+
+def _flags(msg, up):
+    """Set (True) or clear (False) IFF_UP in a link message; None leaves it alone."""
+    if up is not None:
+        msg["flags"], msg["change"] = (IFF_UP if up else 0), IFF_UP
     return msg
 
 

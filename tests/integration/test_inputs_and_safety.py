@@ -79,12 +79,14 @@ def test_failpoint_midway_rolls_back_what_the_run_created(host):
     host.run("ip netns add red && ip link add name v-net-0 type bridge")
     args = {"name": "veth-red", "netns": "red", "addresses": ["192.168.15.1/24"],
             "peer": "veth-red-br", "peer_bridge": "v-net-0"}
-    play = host.play([task("veth", args, environment={"NETFABRIC_FAIL_AT_STEP": "3"})])
+    play = host.play([task("veth", args, environment={"NETFABRIC_FAIL_AT_STEP": "2"})])
     result = play.results[0]
     assert result["failed"]
     assert "stopped by the test failpoint" in result["msg"]
-    assert result["completed"][0] == "veth 'veth-red' (netns red): create with peer 'veth-red-br' (host)"
-    assert result["rolled_back"] == ["link red veth-red"]
+    assert result["completed"] == ["veth 'veth-red' (netns red): create with peer 'veth-red-br' (host), "
+                                   "'veth-red-br' up on bridge 'v-net-0'"]
+    assert result["failed_step"] == "veth 'veth-red' (netns red): add address 192.168.15.1/24"
+    assert result["rolled_back"] == ["link veth-red-br"]  # made from the bridge's side: both ends go
     assert host.ip("-n red link show type veth") == [] and host.ip("link show type veth") == []
 
 

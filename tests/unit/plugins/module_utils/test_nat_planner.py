@@ -28,7 +28,7 @@ class NftReader:
     def read(self, name):
         return NetnsState(name, links={link.name: Link(**vars(link)) for link in HOST})
 
-    def read_routes(self, name):
+    def read_routes(self, name, table=None):
         return []
 
     def read_nft(self, name):

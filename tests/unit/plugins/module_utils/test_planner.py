@@ -27,8 +27,8 @@ class FakeReader:
         self.reads.append(name)
         return NetnsState(name, links={link.name: link for link in self.namespaces[name]})
 
-    def read_routes(self, name):
-        return list(self.routes.get(name, []))
+    def read_routes(self, name, table=None):
+        return [entry for entry in self.routes.get(name, []) if table is None or entry.table == table]
 
     def read_sysctl(self, name, key):
         return self.sysctls.get((name, key))
@@ -63,11 +63,9 @@ def test_classic_bridge_walkthrough_from_scratch_in_dependency_order():
         "bridge 'v-net-0' (host): create",
         "bridge 'v-net-0' (host): add address 192.168.15.5/24",
         "bridge 'v-net-0' (host): set up",
-        "veth 'veth-red' (netns red): create with peer 'veth-red-br' (host)",
+        "veth 'veth-red' (netns red): create with peer 'veth-red-br' (host), 'veth-red-br' up on bridge 'v-net-0'",
         "veth 'veth-red' (netns red): add address 192.168.15.1/24",
         "veth 'veth-red' (netns red): set up",
-        "veth 'veth-red-br' (host): set up",
-        "bridge 'v-net-0' (host): enslave 'veth-red-br'",
         "route default (netns red): add via 192.168.15.5",
     ]
 
@@ -123,7 +121,8 @@ def test_missing_references_fail_in_a_real_run_and_warn_in_check_mode():
         plan([(BridgePort, {"bridge": "v-net-0", "port": "eth0"})], {None: list(HOST)})
     result = plan([(Veth, {"name": "a", "peer": "b", "netns": "lab9"})], {None: list(HOST)}, check_mode=True)
     assert result.warnings == ["netns: namespace 'lab9' does not exist; check mode assumes an earlier task creates it"]
-    assert texts(result)[0] == "veth 'a' (netns lab9): create with peer 'b' (host)"
+    assert texts(result)[:2] == ["veth 'a' (netns lab9): create with peer 'b' (host), 'a' up",
+                                 "veth 'b' (host): set up"]
 
 
 def test_absent_of_what_is_gone_is_not_a_change():
@@ -142,7 +141,7 @@ def test_veth_paired_elsewhere_is_replaced():
     result = plan([(Veth, {"name": "veth-red", "netns": "red", "peer": "veth-red-br"})],
                   {None: list(HOST), "red": red})
     assert texts(result)[:2] == ["veth 'veth-red' (netns red): delete (not paired as declared)",
-                                 "veth 'veth-red' (netns red): create with peer 'veth-red-br' (host)"]
+                                 "veth 'veth-red' (netns red): create with peer 'veth-red-br' (host), 'veth-red' up"]
 
 
 def test_the_connection_interface_is_never_enslaved_without_force():
