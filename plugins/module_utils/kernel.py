@@ -36,7 +36,7 @@ else:
 
 from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
-from ansible_collections.netfabric.netns.plugins.module_utils.model import is_link_local_v6, sysctl_path
+from ansible_collections.netfabric.netns.plugins.module_utils.model import sysctl_path
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
 from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import ZERO_MAC, Rtnl
 
@@ -45,6 +45,7 @@ NETNS_DIR = "/run/netns"
 FAILPOINT = "NETFABRIC_FAIL_AT_STEP"
 IFF_UP = 0x1
 RTN_UNICAST = 1
+RT_SCOPE_LINK = 253
 FAMILIES = {socket.AF_INET: 4, socket.AF_INET6: 6}
 
 REASONS = {
@@ -170,11 +171,6 @@ class Namespaces:
         os.close(self.home)
 
 
-def _attr(msg, name, default=None):
-    value = msg.get_attr(name)
-    return default if value is None else value
-
-
 class KernelReader:
     """Observes namespaces through netlink: links and addresses in one pass each."""
 
@@ -191,21 +187,22 @@ class KernelReader:
         by_index = {}
         masters = {}
         for msg in rtnl.links():
-            link = _parse_link(msg)
+            link, masters[msg["index"]] = _parse_link(msg)
             by_index[link.index] = link
-            masters[link.name] = msg.get("master")
             state.links[link.name] = link
-        for link in state.links.values():
-            master = by_index.get(masters[link.name])
+        for index, link in by_index.items():
+            master = by_index.get(masters[index])
             link.master = master.name if master is not None else None
         for msg in rtnl.addrs():
             link = by_index.get(msg["index"])
             address = msg.get("address")
             if link is None or address is None:
                 continue
-            cidr = str(ipaddress.ip_interface(f"{address}/{msg['prefixlen']}"))
-            if not is_link_local_v6(cidr):
-                link.addresses.append(cidr)
+            if ":" in address:
+                if msg["scope"] == RT_SCOPE_LINK:  # fe80::/10, the kernel's own
+                    continue
+                address = ipaddress.ip_address(address).compressed  # as the model writes it (::ffff:a.b.c.d)
+            link.addresses.append(f"{address}/{msg['prefixlen']}")
         self._names[name] = {i: link.name for i, link in by_index.items()}
         return state
 
@@ -217,12 +214,13 @@ class KernelReader:
             family = FAMILIES.get(msg["family"])
             if family is None or msg["type"] != RTN_UNICAST:
                 continue
-            if table is not None and (msg.get("table") or msg["table"]) != table:
+            number = msg.get("rta_table") or msg["table"]
+            if table is not None and number != table:
                 continue  # a kernel without strict dump checking sends every table
             dst = msg.get("dst") or ("0.0.0.0" if family == 4 else "::")
             routes.append(RouteEntry(
                 dst=str(ipaddress.ip_network(f"{dst}/{msg['dst_len']}", strict=False)),
-                table=msg.get("table") or msg["table"],
+                table=number,
                 gateway=msg.get("gateway"),
                 dev=names.get(msg.get("oif")),
                 metric=msg.get("priority") or 0,
@@ -237,8 +235,8 @@ class KernelReader:
         index = rtnl.link_index(ifname)
         if index is None:
             return []
-        return sorted(msg.get("NDA_DST") for msg in rtnl.fdb_entries()
-                      if msg["ifindex"] == index and msg.get("NDA_LLADDR") == ZERO_MAC and msg.get("NDA_DST"))
+        return sorted(msg["dst"] for msg in rtnl.fdb_entries()
+                      if msg["ifindex"] == index and msg.get("lladdr") == ZERO_MAC and msg.get("dst"))
 
     def read_nft(self, name):
         """(rules of the collection's table, foreign forward chains that drop by policy)."""
@@ -254,36 +252,28 @@ class KernelReader:
 
 
 def _parse_link(msg):
-    info = msg.get("linkinfo")
+    """(Link, index of its bridge or None) from a link message read by rtnl."""
+    info = msg.get("linkinfo") or {}
     link = Link(
         name=msg.get("ifname"),
         index=msg["index"],
-        kind=info.get("kind") if info is not None else None,
+        kind=info.get("kind"),
         mtu=msg.get("mtu"),
         up=bool(msg["flags"] & IFF_UP),
         peer_index=msg.get("link"),
         peer_nsid=msg.get("link_netnsid"),
     )
-    if info is None:
-        return link
+    data = info.get("data") or {}
     if link.kind == "bridge":
-        data = info.get("data")
-        if data is not None:
-            link.stp = bool(_attr(data, "IFLA_BR_STP_STATE", 0))
-            link.vlan_filtering = bool(_attr(data, "IFLA_BR_VLAN_FILTERING", 0))
+        link.stp = bool(data.get("stp_state", 0))
+        link.vlan_filtering = bool(data.get("vlan_filtering", 0))
     if link.kind == "vxlan":
-        data = info.get("data")
-        if data is not None:
-            link.vni = _attr(data, "IFLA_VXLAN_ID")
-            link.dstport = _attr(data, "IFLA_VXLAN_PORT")
-            link.local = _attr(data, "IFLA_VXLAN_LOCAL") or _attr(data, "IFLA_VXLAN_LOCAL6")
-            link.dev_index = _attr(data, "IFLA_VXLAN_LINK")
+        link.vni, link.dstport, link.local, link.dev_index = (data.get(key) for key in ("id", "port", "local", "link"))
     if info.get("slave_kind") == "bridge":
-        data = info.get("slave_data")
-        if data is not None:
-            link.hairpin = bool(_attr(data, "IFLA_BRPORT_MODE", 0))
-            link.isolated = bool(_attr(data, "IFLA_BRPORT_ISOLATED", 0))
-    return link
+        port = info.get("slave_data") or {}
+        link.hairpin = bool(port.get("mode", 0))
+        link.isolated = bool(port.get("isolated", 0))
+    return link, msg.get("master")
 
 
 class Applier:

@@ -285,6 +285,7 @@ class StateFile:
         if not isinstance(name, str) or not name or "/" in name or name in (".", "..") or "\0" in name:
             raise ValidationError("name", f"topology name {name!r} must be a plain file name (no '/')")
         self.path = os.path.join(directory, f"topology-{name}.json")
+        self._saved = None  # the entries as last read or written: a re-run writes nothing
 
     def load(self):
         """{key: {"path", "params", "resource"}} of the last run; empty when there is none."""
@@ -298,7 +299,8 @@ class StateFile:
                                           "to start afresh") from None
         record = {}
         modules = {module: (list_name, cls) for list_name, module, cls in LISTS}
-        for entry in data.get("resources", []):
+        self._saved = data.get("resources", [])
+        for entry in self._saved:
             unused, cls = modules[entry["module"]]
             resource = cls.from_params(entry["params"], entry["path"])
             record[key_of(resource)] = {"path": entry["path"], "params": entry["params"], "resource": resource}
@@ -311,12 +313,16 @@ class StateFile:
         modules = {cls: module for unused, module, cls in LISTS}
         entries = [{"module": modules[type(e["resource"])], "path": e["path"], "params": e["params"]}
                    for e in sorted(record.values(), key=lambda e: (_rank(e["resource"]), e["path"]))]
+        if entries == self._saved:
+            return
         tmp = self.path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump({"version": 1, "resources": entries}, handle, indent=1, sort_keys=True)
         os.replace(tmp, self.path)
+        self._saved = entries
 
     def remove(self):
+        self._saved = None
         try:
             os.unlink(self.path)
         except FileNotFoundError:

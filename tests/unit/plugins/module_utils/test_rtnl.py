@@ -47,7 +47,7 @@ class FakeSocket:
 
 def recording(code=0):
     rtnl = rtnl_mod.Rtnl.__new__(rtnl_mod.Rtnl)
-    rtnl.sock, rtnl.marshal, rtnl.seq = FakeSocket(code), rtnl_mod.MarshalRtnl(), 0
+    rtnl.sock, rtnl.seq = FakeSocket(code), 0
     return rtnl
 
 
@@ -158,3 +158,85 @@ def test_sequence_numbers_increase():
     rtnl.link_del("a")
     rtnl.link_del("b")
     assert [struct.unpack_from("I", data, 8)[0] for data in rtnl.sock.sent] == [1, 2]
+
+
+# ------------------------------------------------------------------ reading
+
+
+def encoded(msg_class, fields, attrs, msg_type):
+    """A message as the kernel would send it, encoded by pyroute2 from fields and attributes."""
+    msg = msg_class()
+    for name, value in fields.items():
+        msg[name] = value
+    msg["attrs"] = attrs
+    msg["header"]["type"], msg["header"]["sequence_number"] = msg_type, 1
+    msg.encode()
+    return bytes(msg.data)
+
+
+def read_one(layout, data):
+    (unused_kind, seq, start, end), = list(rtnl_mod.messages(data))
+    assert seq == 1
+    return rtnl_mod.read(layout, data, start, end)
+
+
+def test_reads_a_bridge_port_veth_like_pyroute2():
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+    data = encoded(ifinfmsg, {"index": 7, "flags": 0x1043}, [
+        ("IFLA_IFNAME", "veth-red-br"), ("IFLA_TXQLEN", 1000), ("IFLA_OPERSTATE", "UP"), ("IFLA_MTU", 1400),
+        ("IFLA_LINK", 9), ("IFLA_MASTER", 3), ("IFLA_LINK_NETNSID", 2),
+        ("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "veth"), ("IFLA_INFO_SLAVE_KIND", "bridge"),
+                                     ("IFLA_INFO_SLAVE_DATA", {"attrs": [("IFLA_BRPORT_STATE", 3),
+                                                                         ("IFLA_BRPORT_MODE", 1),
+                                                                         ("IFLA_BRPORT_ISOLATED", 1)]})]}),
+    ], 16)
+    link = read_one(rtnl_mod.LINK, data)
+    assert {k: link[k] for k in ("index", "flags", "ifname", "mtu", "link", "master", "link_netnsid")} == {
+        "index": 7, "flags": 0x1043, "ifname": "veth-red-br", "mtu": 1400, "link": 9, "master": 3, "link_netnsid": 2}
+    assert link["linkinfo"] == {"kind": "veth", "slave_kind": "bridge", "slave_data": {"mode": 1, "isolated": 1}}
+    theirs = next(MarshalRtnl().parse(data))
+    assert (theirs.get("ifname"), theirs.get("mtu"), theirs.get("master"), theirs.get("link_netnsid")) == (
+        "veth-red-br", 1400, 3, 2)
+    assert theirs.get(("linkinfo", "slave_data")).get_attr("IFLA_BRPORT_ISOLATED") == 1
+
+
+@pytest.mark.parametrize("kind, data, expected", [
+    ("bridge", [("IFLA_BR_FORWARD_DELAY", 1500), ("IFLA_BR_STP_STATE", 1), ("IFLA_BR_VLAN_FILTERING", 1)],
+     {"stp_state": 1, "vlan_filtering": 1}),
+    ("vxlan", [("IFLA_VXLAN_ID", 42), ("IFLA_VXLAN_LINK", 2), ("IFLA_VXLAN_LOCAL", "10.0.0.1"),
+               ("IFLA_VXLAN_TTL", 0), ("IFLA_VXLAN_PORT", 4789)],
+     {"id": 42, "link": 2, "local": "10.0.0.1", "port": 4789}),
+    ("vxlan", [("IFLA_VXLAN_ID", 7), ("IFLA_VXLAN_PORT", 8472), ("IFLA_VXLAN_LOCAL6", "fd00:1::5")],
+     {"id": 7, "port": 8472, "local": "fd00:1::5"}),
+], ids=["bridge", "vxlan over IPv4", "vxlan over IPv6"])
+def test_reads_kind_data_like_pyroute2(kind, data, expected):
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+    from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+    raw = encoded(ifinfmsg, {"index": 4}, [
+        ("IFLA_IFNAME", "x0"), ("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", kind), ("IFLA_INFO_DATA", {"attrs": data})]}),
+    ], 16)
+    assert read_one(rtnl_mod.LINK, raw)["linkinfo"] == {"kind": kind, "data": expected}
+    theirs = next(MarshalRtnl().parse(raw)).get(("linkinfo", "data"))
+    assert {name: theirs.get_attr(name) for name, unused in data} == dict(data)
+
+
+def test_reads_addresses_routes_neighbours_and_nsids():
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.rtnl.ndmsg import ndmsg
+    from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+    address = read_one(rtnl_mod.ADDRESS, encoded(ifaddrmsg, {"family": 10, "prefixlen": 64, "scope": 253, "index": 5},
+                                                  [("IFA_ADDRESS", "fe80::1"), ("IFA_FLAGS", 128)], 20))
+    assert address == {"family": 10, "prefixlen": 64, "flags": 0, "scope": 253, "index": 5, "address": "fe80::1"}
+    route = read_one(rtnl_mod.ROUTE, encoded(rtmsg, {"family": 10, "dst_len": 64, "table": 254, "proto": 4, "type": 1},
+                                             [("RTA_TABLE", 1000), ("RTA_DST", "fd11::"), ("RTA_PRIORITY", 10),
+                                              ("RTA_OIF", 5), ("RTA_GATEWAY", "fd10::1"), ("RTA_PREF", 0)], 24))
+    assert {k: route[k] for k in ("family", "dst_len", "table", "rta_table", "proto", "type", "dst", "gateway", "oif",
+                                  "priority")} == {
+        "family": 10, "dst_len": 64, "table": 254, "rta_table": 1000, "proto": 4, "type": 1, "dst": "fd11::",
+        "gateway": "fd10::1", "oif": 5, "priority": 10}
+    entry = read_one(rtnl_mod.NEIGHBOUR, encoded(ndmsg, {"family": 7, "ifindex": 6, "state": 192, "flags": 2},
+                                                 [("NDA_LLADDR", "00:00:00:00:00:00"), ("NDA_DST", "10.0.0.9")], 28))
+    assert (entry["ifindex"], entry["lladdr"], entry["dst"]) == (6, "00:00:00:00:00:00", "10.0.0.9")
+    assert read_one(rtnl_mod.NSID, encoded(nsidmsg, {}, [("NETNSA_NSID", 3)], 88))["nsid"] == 3
