@@ -4,7 +4,7 @@
 """The kernel side of the engine, on pyroute2 (private to the collection).
 
 Namespaces are entered in-process with setns(2) and one netlink socket is kept
-per namespace in use (rtnl.py: pyroute2's messages, without its asyncio layer); no
+per namespace in use (rtnl.py: route netlink without pyroute2's IPRoute layers); no
 helper processes are forked (pyroute2's ``IPRoute(netns=...)`` forks one per
 namespace and creates a missing namespace by accident).
 The reader dumps links and addresses once per namespace, routes only where a
@@ -38,7 +38,8 @@ from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
 from ansible_collections.netfabric.netns.plugins.module_utils.model import sysctl_path
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
-from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import ZERO_MAC, Rtnl
+from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import (
+    ZERO_MAC, Rtnl, bridge_data, bridge_port_data, vxlan_data)
 
 NETNS_DIR = "/run/netns"
 # Tests set it to k to make the k-th action fail, to prove the rollback of steps 1..k-1.
@@ -352,11 +353,7 @@ class Applier:
         self._created.append(("link", netns, name))
 
     def do_link_add_vxlan(self, netns, name, vni, dstport, local=None, dev=None, mtu=None):
-        data = [("IFLA_VXLAN_ID", vni), ("IFLA_VXLAN_PORT", dstport)]
-        if local:
-            data.append(("IFLA_VXLAN_LOCAL6" if ":" in local else "IFLA_VXLAN_LOCAL", local))
-        if dev:
-            data.append(("IFLA_VXLAN_LINK", self._index(netns, dev)))
+        data = vxlan_data(vni, dstport, local, self._index(netns, dev) if dev else None)
         self.ns.rtnl(netns).link_add(name, "vxlan", mtu=mtu, data=data)
         self._created.append(("link", netns, name))
 
@@ -378,15 +375,10 @@ class Applier:
         self.ns.rtnl(netns).link_set(name, master=master_index)
 
     def do_bridge_set(self, netns, name, stp=None, vlan_filtering=None):
-        data = [(attr, int(value)) for attr, value in (("IFLA_BR_STP_STATE", stp),
-                                                        ("IFLA_BR_VLAN_FILTERING", vlan_filtering))
-                if value is not None]
-        self.ns.rtnl(netns).link_set_info(name, "bridge", data=data)
+        self.ns.rtnl(netns).link_set_info(name, "bridge", data=bridge_data(stp, vlan_filtering))
 
     def do_brport_set(self, netns, name, hairpin=None, isolated=None):
-        data = [(attr, int(value)) for attr, value in (("IFLA_BRPORT_MODE", hairpin), ("IFLA_BRPORT_ISOLATED", isolated))
-                if value is not None]
-        self.ns.rtnl(netns).link_set_info(name, "bridge_slave", port_data=data)
+        self.ns.rtnl(netns).link_set_info(name, "bridge_slave", port_data=bridge_port_data(hairpin, isolated))
 
     def do_addr_add(self, netns, name, cidr):
         self.ns.rtnl(netns).addr("add", self._index(netns, name), cidr)

@@ -13,6 +13,7 @@ message starts with the item's path, e.g. ``veths[3].peer_netns``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -98,12 +99,17 @@ def parse(topology, path="", force=False):
     return items, forwarding
 
 
+@functools.lru_cache(maxsize=None)
+def _validator(module):
+    """One validator per module, reused for every item (building one deep-copies the spec)."""
+    return ArgumentSpecValidator(SPECS[module], required_if=REQUIRED_IF.get(module))
+
+
 def validate_item(path, module, raw):
     """The item checked and converted against the module's spec (types, choices, defaults)."""
     if not isinstance(raw, dict):
         raise ValidationError(path, f"must be a dictionary of {module} options, got {raw!r}")
-    validator = ArgumentSpecValidator(SPECS[module], required_if=REQUIRED_IF.get(module))
-    result = validator.validate(raw)
+    result = _validator(module).validate(raw)
     for error in result.errors:
         if type(error).__name__ == "UnsupportedError":  # its message is "<names>. Supported parameters include: ..."
             names = sorted(set(raw) - set(SPECS[module]))
