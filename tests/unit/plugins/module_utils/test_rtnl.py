@@ -239,8 +239,9 @@ def test_reads_addresses_routes_neighbours_and_nsids():
     from pyroute2.netlink.rtnl.ndmsg import ndmsg
     from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
     from pyroute2.netlink.rtnl.rtmsg import rtmsg
-    address = read_one(rtnl_mod.ADDRESS, encoded(ifaddrmsg, {"family": 10, "prefixlen": 64, "scope": 253, "index": 5},
-                                                  [("IFA_ADDRESS", "fe80::1"), ("IFA_FLAGS", 128)], 20))
+    raw = encoded(ifaddrmsg, {"family": 10, "prefixlen": 64, "scope": 253, "index": 5},
+                  [("IFA_ADDRESS", "fe80::1"), ("IFA_FLAGS", 128)], 20)
+    address = read_one(rtnl_mod.ADDRESS, raw)
     assert address == {"family": 10, "prefixlen": 64, "flags": 0, "scope": 253, "index": 5, "address": "fe80::1"}
     route = read_one(rtnl_mod.ROUTE, encoded(rtmsg, {"family": 10, "dst_len": 64, "table": 254, "proto": 4, "type": 1},
                                              [("RTA_TABLE", 1000), ("RTA_DST", "fd11::"), ("RTA_PRIORITY", 10),
