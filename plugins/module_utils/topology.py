@@ -322,8 +322,11 @@ class StateFile:
         if entries == self._saved:
             return
         tmp = self.path + ".tmp"
+        # one resource per line: readable, and each line goes through json's C encoder
+        # (an indented dump is pure Python: 0.1 s at 3,000 resources)
+        lines = ",\n".join(json.dumps(entry, sort_keys=True) for entry in entries)
         with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump({"version": 1, "resources": entries}, handle, indent=1, sort_keys=True)
+            handle.write(f'{{"version": 1, "resources": [\n{lines}\n]}}\n')
         os.replace(tmp, self.path)
         self._saved = entries
 
