@@ -8,22 +8,42 @@ The only layer below ``plugins/modules`` that knows about AnsibleModule.
 
 from __future__ import annotations
 
+import importlib.metadata
 import ipaddress
 import os
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.netfabric.netns.plugins.module_utils import kernel
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
 
 
+def pyroute2_version():
+    """pyroute2's version, read from its package metadata: importing pyroute2 takes 0.2 s,
+    and only conntrack flushes need it. ImportError when it is not installed."""
+    try:
+        return importlib.metadata.version("pyroute2")
+    except importlib.metadata.PackageNotFoundError:
+        import pyroute2  # installed without metadata: ask the package (ImportError when missing)
+        return getattr(pyroute2, "__version__", "unknown")
+
+
+def pyroute2_too_old(version):
+    """True for versions before 0.9, whose API this collection does not speak."""
+    try:
+        major, minor = (int(x) for x in str(version).split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) < (0, 9)
+
+
 def require_pyroute2(module):
-    if kernel.PYROUTE2_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("pyroute2 >= 0.9"),
-                         exception="".join(traceback.format_exception(kernel.PYROUTE2_IMPORT_ERROR)))
-    if kernel.pyroute2_too_old(kernel.PYROUTE2_VERSION):
-        module.fail_json(msg=f"pyroute2 {kernel.PYROUTE2_VERSION} is too old: netfabric.netns needs pyroute2 >= 0.9 "
+    try:
+        version = pyroute2_version()
+    except ImportError as exc:
+        module.fail_json(msg=missing_required_lib("pyroute2 >= 0.9"), exception="".join(traceback.format_exception(exc)))
+    if pyroute2_too_old(version):
+        module.fail_json(msg=f"pyroute2 {version} is too old: netfabric.netns needs pyroute2 >= 0.9 "
                              "(Debian 12's python3-pyroute2 is 0.7.2; install a newer one with pip)")
 
 

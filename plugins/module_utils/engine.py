@@ -13,7 +13,8 @@ import os
 from contextlib import contextmanager
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
-from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader, Namespaces, NetlinkError
+from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader
+from ansible_collections.netfabric.netns.plugins.module_utils.namespaces import Namespaces
 from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftError
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import StateFile
@@ -181,7 +182,7 @@ def _nsids(namespaces, states):
                 continue
             try:
                 nsid = rtnl.netnsid(namespaces.fd(other))
-            except (OSError, NetlinkError):
+            except OSError:
                 nsid = None
             if nsid is not None:
                 seen[nsid] = other

@@ -1,15 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: netfabric.netns contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The kernel side of the engine, on pyroute2 (private to the collection).
+"""The kernel side of the engine: reader and applier (private to the collection).
 
-Namespaces are entered in-process with setns(2) and one netlink socket is kept
-per namespace in use (rtnl.py: route netlink without pyroute2's IPRoute layers); no
-helper processes are forked (pyroute2's ``IPRoute(netns=...)`` forks one per
-namespace and creates a missing namespace by accident).
-The reader dumps links and addresses once per namespace, routes only where a
-route is planned; the applier executes the planner's actions in order and, when
-the kernel refuses one, deletes what this run created before it.
+Namespaces are entered in-process with setns(2) and one netlink socket is kept per
+namespace in use (namespaces.py; rtnl.py speaks route netlink, checked against
+pyroute2); no helper processes are forked (pyroute2's ``IPRoute(netns=...)`` forks one
+per namespace and creates a missing namespace by accident). pyroute2 itself is imported
+only to flush conntrack entries. The reader dumps links and addresses once per
+namespace, routes only where a route is planned; the applier executes the planner's
+actions in order and, when the kernel refuses one, deletes what this run created
+before it.
 """
 
 from __future__ import annotations
@@ -18,21 +19,6 @@ import errno
 import ipaddress
 import os
 import socket
-from collections import OrderedDict
-from contextlib import contextmanager
-
-try:
-    import pyroute2
-    from pyroute2 import netns as pr_netns
-    from pyroute2.conntrack import Conntrack, NFCTAttrTuple
-    from pyroute2.netlink.exceptions import NetlinkError
-except ImportError as exc:  # the modules report it through missing_required_lib
-    PYROUTE2_IMPORT_ERROR = exc
-    PYROUTE2_VERSION = None
-    NetlinkError = OSError
-else:
-    PYROUTE2_IMPORT_ERROR = None
-    PYROUTE2_VERSION = getattr(pyroute2, "__version__", "unknown")
 
 from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
@@ -41,7 +27,6 @@ from ansible_collections.netfabric.netns.plugins.module_utils.observed import Li
 from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import (
     ZERO_MAC, Rtnl, bridge_data, bridge_port_data, vxlan_data)
 
-NETNS_DIR = "/run/netns"
 # Tests set it to k to make the k-th action fail, to prove the rollback of steps 1..k-1.
 FAILPOINT = "NETFABRIC_FAIL_AT_STEP"
 IFF_UP = 0x1
@@ -65,111 +50,11 @@ REASONS = {
 }
 
 
-def pyroute2_too_old(version):
-    """True for versions before 0.9, whose API this engine does not speak."""
-    try:
-        major, minor = (int(x) for x in str(version).split(".")[:2])
-    except ValueError:
-        return False
-    return (major, minor) < (0, 9)
-
-
 def reason(exc):
     if isinstance(exc, nft.NftError):
         return f"nftables refused it: {exc}"
     code = getattr(exc, "code", None) or getattr(exc, "errno", None)
     return REASONS.get(code, f"{exc} (errno {code})")
-
-
-class Namespaces:
-    """Enters named namespaces in this process and keeps a socket per namespace in use.
-
-    Sockets and namespace file descriptors are kept for the most recently used
-    namespaces only: with one per namespace, 1,000 namespaces would exceed the usual
-    limit of 1,024 open files, and libnftables' select() aborts on a descriptor above it.
-    """
-
-    OPEN_MAX = 32  # namespaces with an open socket and descriptor at a time
-
-    def __init__(self):
-        self.home = os.open("/proc/self/ns/net", os.O_RDONLY)
-        self._sockets = OrderedDict()
-        self._fds = OrderedDict()
-        self._pids = None
-
-    @staticmethod
-    def path(name):
-        return os.path.join(NETNS_DIR, name)
-
-    def exists(self, name):
-        return name is None or os.path.exists(self.path(name))
-
-    @staticmethod
-    def names():
-        try:
-            return sorted(os.listdir(NETNS_DIR))
-        except FileNotFoundError:
-            return []
-
-    @contextmanager
-    def inside(self, name):
-        if name is None:
-            yield
-            return
-        pr_netns.setns(self.fd(name))  # an open descriptor: never creates a namespace by accident
-        try:
-            yield
-        finally:
-            pr_netns.setns(self.home)
-
-    def rtnl(self, name):
-        if name in self._sockets:
-            self._sockets.move_to_end(name)
-        else:
-            with self.inside(name):
-                self._sockets[name] = Rtnl()
-            if len(self._sockets) > self.OPEN_MAX:
-                self._sockets.popitem(last=False)[1].close()
-        return self._sockets[name]
-
-    def fd(self, name):
-        if name is None:
-            return self.home
-        if name in self._fds:
-            self._fds.move_to_end(name)
-        else:
-            self._fds[name] = os.open(self.path(name), os.O_RDONLY)
-            if len(self._fds) > self.OPEN_MAX:
-                os.close(self._fds.popitem(last=False)[1])
-        return self._fds[name]
-
-    def create(self, name):
-        try:
-            pr_netns._create(name)  # unshare + bind mount, like `ip netns add`, in this process
-        finally:
-            pr_netns.setns(self.home)
-
-    def remove(self, name):
-        self._forget(name)
-        pr_netns.remove(name)
-
-    def pids(self, name):
-        if self._pids is None:  # one scan of /proc per run, however many namespaces go
-            self._pids = pr_netns.ns_pids()
-        return sorted(self._pids.get(name, []))
-
-    def _forget(self, name):
-        sock = self._sockets.pop(name, None)
-        if sock is not None:
-            sock.close()
-        fd = self._fds.pop(name, None)
-        if fd is not None:
-            os.close(fd)
-
-    def close(self):
-        for name in list(self._sockets) + list(self._fds):
-            self._forget(name)
-        os.close(self.home)
 
 
 class KernelReader:
@@ -294,7 +179,7 @@ class Applier:
                 if step == fail_at:
                     raise OSError(errno.ECANCELED, f"stopped by {FAILPOINT}={fail_at}")
                 getattr(self, "do_" + action.op)(action.netns, **action.args)
-            except (NetlinkError, OSError, nft.NftError) as exc:
+            except (OSError, nft.NftError) as exc:  # rtnl.NetlinkError is an OSError
                 undone = self._undo()
                 raise KernelError(
                     f"{action.subject}: cannot {action.verb}: {reason(exc)}",
@@ -311,7 +196,7 @@ class Applier:
                 else:
                     self.ns.rtnl(entry[1]).link_del(entry[2])
                 undone.append(" ".join(str(e) for e in entry if e is not None))
-            except (NetlinkError, OSError):
+            except OSError:
                 pass
         return undone
 
@@ -412,6 +297,10 @@ class Applier:
     def do_conntrack_flush(self, netns, protocol, first, last, keep=None):
         """Forget UDP flows to these ports that a new or changed forward must catch
         (conntrack keeps sending a known flow where it went before)."""
+        # imported here: pyroute2's import takes 0.2 s, and only this step needs it
+        from pyroute2.conntrack import Conntrack, NFCTAttrTuple
+        from pyroute2.netlink.exceptions import NetlinkError
+
         number = socket.IPPROTO_UDP if protocol == "udp" else socket.IPPROTO_TCP
         try:
             with self.ns.inside(netns):

@@ -18,8 +18,6 @@ socket gets any reply; a port unreachable (ECONNREFUSED) or silence is a failure
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import ipaddress
 import os
@@ -31,9 +29,8 @@ from contextlib import contextmanager
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError, ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.model import check_int, check_netns_name
+from ansible_collections.netfabric.netns.plugins.module_utils.namespaces import NETNS_DIR, THREAD_NETNS, setns
 
-NETNS_DIR = "/run/netns"
-CLONE_NEWNET = 0x40000000
 PROTOCOLS = ("icmp", "tcp", "udp")
 EXPECTS = ("success", "failure")
 MAX_COUNT = 1000
@@ -74,17 +71,6 @@ ERRNO_REASONS = {
 
 
 # ---------------------------------------------------------------- namespaces
-
-
-def _libc_setns(fd, nstype):
-    setns = getattr(os, "setns", None)  # Python >= 3.12
-    if setns is not None:
-        setns(fd, nstype)
-        return
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-    if libc.setns(fd, nstype) != 0:
-        code = ctypes.get_errno()
-        raise OSError(code, os.strerror(code))
 
 
 class Netns:
@@ -131,11 +117,10 @@ class Netns:
         if self._fd is None:
             yield
             return
-        home_path = "/proc/thread-self/ns/net" if os.path.exists("/proc/thread-self") else "/proc/self/ns/net"
-        home = os.open(home_path, os.O_RDONLY | os.O_CLOEXEC)
+        home = os.open(THREAD_NETNS, os.O_RDONLY | os.O_CLOEXEC)
         try:
             try:
-                _libc_setns(self._fd, CLONE_NEWNET)
+                setns(self._fd)
             except OSError as exc:
                 if exc.errno == errno.EINVAL:
                     raise ValidationError("netns", f"'{os.path.join(NETNS_DIR, self.name)}' is not a network namespace") from None
@@ -146,7 +131,7 @@ class Netns:
             try:
                 yield
             finally:
-                _libc_setns(home, CLONE_NEWNET)
+                setns(home)
         finally:
             os.close(home)
 
