@@ -25,7 +25,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils.errors import Kern
 from ansible_collections.netfabric.netns.plugins.module_utils.model import sysctl_path
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
 from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import (
-    ZERO_MAC, Rtnl, bridge_data, bridge_port_data, vxlan_data)
+    ZERO_MAC, bridge_data, bridge_port_data, vxlan_data)
 
 # Tests set it to k to make the k-th action fail, to prove the rollback of steps 1..k-1.
 FAILPOINT = "NETFABRIC_FAIL_AT_STEP"
