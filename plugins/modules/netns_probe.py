@@ -85,13 +85,8 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
-  idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - netfabric.netns.common.attributes
 seealso:
   - module: netfabric.netns.netns
   - module: netfabric.netns.veth

@@ -86,16 +86,8 @@ attributes:
     description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Check mode computes the same action list as the real run, also on an empty host, and writes nothing.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: full
-  idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - netfabric.netns.common.attributes
 seealso:
   - module: netfabric.netns.netns_info
   - module: netfabric.netns.netns_probe
