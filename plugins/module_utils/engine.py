@@ -126,7 +126,7 @@ def _plan_and_apply(namespaces, planner, resources, path_of, check_mode):
     plan = planner.plan_resources(resources, path_of)
     warnings = list(plan.warnings)
     if plan.actions and not check_mode:
-        applier = Applier(namespaces)
+        applier = Applier(namespaces, planner.reader.indexes())
         try:
             applier.apply(plan.actions)
         finally:

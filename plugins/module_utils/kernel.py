@@ -25,12 +25,10 @@ from ansible_collections.netfabric.netns.plugins.module_utils.errors import Kern
 from ansible_collections.netfabric.netns.plugins.module_utils.model import sysctl_path
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
 from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import (
-    ZERO_MAC, bridge_data, bridge_port_data, vxlan_data)
+    IFF_UP, RTN_UNICAST, ZERO_MAC, bridge_data, bridge_port_data, vxlan_data)
 
 # Tests set it to k to make the k-th action fail, to prove the rollback of steps 1..k-1.
 FAILPOINT = "NETFABRIC_FAIL_AT_STEP"
-IFF_UP = 0x1
-RTN_UNICAST = 1
 RT_SCOPE_LINK = 253
 FAMILIES = {socket.AF_INET: 4, socket.AF_INET6: 6}
 
@@ -115,14 +113,15 @@ class KernelReader:
             ))
         return routes
 
-    def read_remotes(self, name, ifname):
-        """The destinations of a vxlan's all-zero forwarding entries (head-end replication)."""
-        rtnl = self.ns.rtnl(name)
-        index = rtnl.link_index(ifname)
-        if index is None:
-            return []
-        return sorted(msg["dst"] for msg in rtnl.fdb_entries()
+    def read_remotes(self, name, index):
+        """The destinations of the all-zero forwarding entries (head-end replication) of the
+        vxlan with this index (as read by read())."""
+        return sorted(msg["dst"] for msg in self.ns.rtnl(name).fdb_entries()
                       if msg["ifindex"] == index and msg.get("lladdr") == ZERO_MAC and msg.get("dst"))
+
+    def indexes(self):
+        """(netns, ifname) -> index of every link read so far, for the applier."""
+        return {(netns, ifname): index for netns, names in self._names.items() for index, ifname in names.items()}
 
     def read_nft(self, name):
         """(rules of the collection's table, foreign forward chains that drop by policy)."""
@@ -165,11 +164,12 @@ def _parse_link(msg):
 class Applier:
     """Executes planned actions; on a refusal, removes what this run created."""
 
-    def __init__(self, namespaces):
+    def __init__(self, namespaces, indexes=None):
         self.ns = namespaces
         self.warnings = []
         self._created = []  # ('netns', name) or ('link', netns, name), in order
-        self._indexes = {}  # (netns, ifname) -> index: one lookup per link and run
+        # (netns, ifname) -> index: what the reader saw, then one lookup per new link
+        self._indexes = dict(indexes or {})
 
     def apply(self, actions):
         done = []

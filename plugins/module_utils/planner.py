@@ -333,7 +333,7 @@ class Planner:
         if link is not None:
             before.update(vni=link.vni, dstport=link.dstport, local=link.local)
             if link.index is not None and link.remotes is None:
-                link.remotes = self.reader.read_remotes(ns.name, r.name)
+                link.remotes = self.reader.read_remotes(ns.name, link.index)
             before["remotes"] = list(link.remotes or [])
             changed = self._vxlan_identity_changes(r, ns, link)
             if changed:  # the kernel cannot change these on a live device
