@@ -16,6 +16,7 @@ import traceback
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
+from ansible_collections.netfabric.netns.plugins.module_utils.guard import Connection
 
 
 def pyroute2_version():
@@ -47,28 +48,40 @@ def require_pyroute2(module):
                              "(Debian 12's python3-pyroute2 is 0.7.2; install a newer one with pip)")
 
 
-def connection_addresses(module):
-    """The addresses Ansible reaches this host on: ansible_host (passed by the action
-    plugin) when it is an IP address, and the server side of SSH_CONNECTION."""
-    candidates = [module.params.get("connection_address")]
+def connection(module):
+    """What is known of Ansible's connection (guard.Connection): the host's addresses it connects
+    to and the controller's addresses, passed by the action plugin (ansible_host resolved on the
+    controller) and read from SSH_CONNECTION (which ``become`` may drop), and the port."""
+    local = list(module.params.get("connection_address") or [])
+    controllers = list(module.params.get("controller_address") or [])
     ssh = os.environ.get("SSH_CONNECTION", "").split()
+    port = module.params.get("connection_port")
     if len(ssh) == 4:
-        candidates.append(ssh[2])
+        controllers.append(ssh[0])
+        local.append(ssh[2])
+        if port is None and ssh[3].isdigit():
+            port = int(ssh[3])
+    return Connection(_addresses(local), _addresses(controllers), port)
+
+
+def lock_timeout(module):
+    """How long to wait for another run on the host (fail_json on a negative value)."""
+    timeout = module.params["lock_timeout"]
+    if timeout < 0:
+        module.fail_json(msg=f"lock_timeout: must be 0 or more seconds, got {timeout}")
+    return timeout
+
+
+def _addresses(candidates):
     found = []
     for candidate in candidates:
         try:
-            found.append(str(ipaddress.ip_address((candidate or "").split("%")[0])))
+            address = str(ipaddress.ip_address((candidate or "").split("%")[0]))
         except ValueError:
             continue
-    return found
-
-
-def connection_port(module):
-    """The port Ansible reaches this host on: passed by the action plugin, else SSH_CONNECTION."""
-    if module.params.get("connection_port"):
-        return module.params["connection_port"]
-    ssh = os.environ.get("SSH_CONNECTION", "").split()
-    return int(ssh[3]) if len(ssh) == 4 and ssh[3].isdigit() else None
+        if address not in found:
+            found.append(address)
+    return tuple(found)
 
 
 def run_module(module, resource_class, result_key):
@@ -79,8 +92,7 @@ def run_module(module, resource_class, result_key):
 
     try:
         resource = resource_class.from_params(module.params)
-        result = converge([resource], module.check_mode, connection_addresses(module),
-                          connection_port=connection_port(module))
+        result = converge([resource], module.check_mode, connection(module), lock_timeout(module))
     except NetfabricError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     for warning in result.pop("warnings"):

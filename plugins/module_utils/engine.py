@@ -5,25 +5,24 @@
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import gc
 import ipaddress
-import os
+import signal
 from contextlib import contextmanager
 
-from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError, ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import LOCK_TIMEOUT, STATE_DIR, Journal, host_lock
 from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader
 from ansible_collections.netfabric.netns.plugins.module_utils.namespaces import Namespaces
 from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftError
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
-from ansible_collections.netfabric.netns.plugins.module_utils.topology import StateFile
+from ansible_collections.netfabric.netns.plugins.module_utils.topology import (
+    StateFile, check_claims, claims, mark_created, others_claims)
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import check as topology_check
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import desired as topology_desired
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import parse as topology_parse
 
-
-STATE_DIR = "/var/lib/netfabric"
 # pyroute2 makes some hundred short-lived objects per netlink message; with Python's default
 # threshold (700) the collector ran every few messages, each time over everything alive:
 # a third of a re-run at 1,000 namespaces. Collecting seldom costs a few MiB at most.
@@ -43,29 +42,25 @@ def collecting_seldom(func):
     return wrapper
 
 
-@contextmanager
-def host_lock():
-    """Serialises runs on one host (two playbooks, or AWX and a shell): read, plan and
-    apply see no other run's half-made changes."""
-    os.makedirs(STATE_DIR, mode=0o755, exist_ok=True)
-    with open(os.path.join(STATE_DIR, "lock"), "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 @collecting_seldom
-def converge(resources, check_mode=False, protected_addresses=(), path_of=lambda i, r: "", connection_port=None):
+def converge(resources, check_mode=False, connection=None, lock_timeout=LOCK_TIMEOUT, state_dir=STATE_DIR):
     """Bring the host to the desired resources; returns the plan and what happened.
 
     Validation of each resource already happened when it was built; the planner
     adds the checks that need the host (missing namespaces, kinds, references).
-    In check mode the same plan is computed and nothing is applied.
+    In check mode the same plan is computed and nothing is applied. Removing what a
+    topology on this host records is refused: its own run removes it.
     """
-    with host_lock(), _session(check_mode, protected_addresses, connection_port) as (namespaces, planner):
-        plan, warnings = _plan_and_apply(namespaces, planner, resources, path_of, check_mode)
+    with host_lock(state_dir, lock_timeout), _session(check_mode, connection, state_dir) as session:
+        absent = [r for r in resources if r.state == "absent"]
+        if absent:
+            others = others_claims(state_dir, None)
+            for resource in absent:
+                taken = sorted({others[c] for c in claims(resource) if c in others})
+                if taken:
+                    raise ValidationError("", f"{resource.describe()} belongs to topology '{taken[0][0]}' (recorded "
+                                              f"in {taken[0][1]}): remove it from that topology instead")
+        plan, warnings = session.plan_and_apply(resources, lambda i, r: "")
     return {
         "changed": plan.changed,
         "actions": [action.text for action in plan.actions],
@@ -76,34 +71,39 @@ def converge(resources, check_mode=False, protected_addresses=(), path_of=lambda
 
 @collecting_seldom
 def converge_topology(topology, name="default", state="present", prune=False, check_mode=False,
-                      protected_addresses=(), connection_port=None, force=False, state_dir=STATE_DIR):
+                      connection=None, force=False, state_dir=STATE_DIR, lock_timeout=LOCK_TIMEOUT):
     """netns_topology: validate the whole topology, plan every resource, apply in order.
 
-    Nothing is changed when validation or planning fails. When the kernel refuses a
-    step, the links and namespaces this run created are removed again (the applier's
-    rollback) and the state file keeps everything this topology may have made, so a
-    later run (or state=absent) converges.
+    Nothing is changed when validation or planning fails. Before the first change the
+    state file records everything the topology may make, so that a run killed at any
+    moment leaves a record the next run (or state=absent) converges from; when the kernel
+    refuses a step (or the run is interrupted), the links and namespaces this run created
+    are removed again (the applier's rollback) and the record stays.
     """
     items, forwarding = topology_parse(topology, force=force)  # no host access: before the lock
     state_file = StateFile(state_dir, name)
-    with host_lock(), _session(check_mode, protected_addresses, connection_port) as (namespaces, planner):
-        recorded = state_file.load()
+    with host_lock(state_dir, lock_timeout), _session(check_mode, connection, state_dir) as session:
+        recorded, warnings = state_file.load(tolerant=state == "absent")
+        others = others_claims(state_dir, name)
         if state == "present":
-            topology_check(items, planner.reader.netns_exists, lambda netns: _subnets(planner, netns))
-        ordered, record = topology_desired(items, forwarding, state, recorded, prune)
-        try:
-            plan, warnings = _plan_and_apply(namespaces, planner, [r for unused, r in ordered],
-                                             lambda i, r: ordered[i][0], check_mode)
-        except KernelError:
-            state_file.save({**recorded, **record})  # whatever may exist stays known
-            raise
+            check_claims(items, others)
+            topology_check(items, session.planner.reader.netns_exists, lambda netns: _subnets(session.planner, netns))
+        ordered, record, notes = topology_desired(items, forwarding, state, recorded, prune, others)
+        warnings += notes
+
+        def record_first(plan):
+            mark_created(record, {a.args["name"] for a in plan.actions if a.op == "netns_add"})
+            state_file.save({**recorded, **record})  # whatever may exist from here on stays known
+
+        plan, run_warnings = session.plan_and_apply([r for unused, r in ordered], lambda i, r: ordered[i][0],
+                                                    before_apply=record_first)
         if not check_mode:
             state_file.save(record)
     paths = [path for path, unused in ordered]
     return {
         "changed": plan.changed,
         "actions": [action.text for action in plan.actions],
-        "warnings": warnings,
+        "warnings": warnings + run_warnings,
         "diff": {"before": {p: d[0] for p, d in zip(paths, plan.diffs)},
                  "after": {p: d[1] for p, d in zip(paths, plan.diffs)}},
         "resources": paths,
@@ -111,27 +111,68 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
     }
 
 
+class _Session:
+    """One run on the host: the namespaces (a socket each while in use), the journal of links
+    being created, and a planner reading through them."""
+
+    def __init__(self, check_mode, connection, state_dir):
+        self.check_mode = check_mode
+        self.journal = Journal(state_dir)
+        self.pending = self.journal.load()
+        self.namespaces = Namespaces()
+        self.planner = Planner(KernelReader(self.namespaces, self.pending), check_mode, connection)
+
+    def plan_and_apply(self, resources, path_of, before_apply=None):
+        """(plan, warnings): the plan of all resources, applied unless in check mode."""
+        plan = self.planner.plan_resources(resources, path_of)
+        warnings = list(plan.warnings)
+        if plan.actions and not self.check_mode:
+            creating = {(a.netns, a.args["name"]) for a in plan.actions if a.op.startswith("link_add_")}
+            creating |= {(a.args["peer_netns"], a.args["peer"]) for a in plan.actions if a.op == "link_add_veth"}
+            self.journal.save(self.pending | creating)
+            if before_apply is not None:
+                before_apply(plan)
+            applier = Applier(self.namespaces, self.planner.reader.indexes())
+            try:
+                with _signals_interrupt():
+                    applier.apply(plan.actions)
+            finally:
+                warnings.extend(applier.warnings)
+                # what this run read is settled: marked by it, or gone; the rest stays pending
+                read = self.planner.reader.read_namespaces()
+                self.journal.save({(netns, link) for netns, link in self.pending if netns not in read})
+        return plan, warnings
+
+    def close(self):
+        self.namespaces.close()
+
+
 @contextmanager
-def _session(check_mode, protected_addresses, connection_port):
-    """The namespaces (one socket each while in use) and a planner reading through them."""
-    namespaces = Namespaces()
+def _session(check_mode, connection, state_dir):
+    session = _Session(check_mode, connection, state_dir)
     try:
-        yield namespaces, Planner(KernelReader(namespaces), check_mode, protected_addresses, connection_port)
+        yield session
     finally:
-        namespaces.close()
+        session.close()
 
 
-def _plan_and_apply(namespaces, planner, resources, path_of, check_mode):
-    """(plan, warnings): the plan of all resources, applied unless in check mode."""
-    plan = planner.plan_resources(resources, path_of)
-    warnings = list(plan.warnings)
-    if plan.actions and not check_mode:
-        applier = Applier(namespaces, planner.reader.indexes())
-        try:
-            applier.apply(plan.actions)
-        finally:
-            warnings.extend(applier.warnings)
-    return plan, warnings
+class Interrupted(NetfabricError):
+    """SIGTERM or SIGINT arrived while the plan was being applied."""
+
+
+@contextmanager
+def _signals_interrupt():
+    """SIGTERM and SIGINT raise Interrupted while the plan is applied, so the applier rolls back
+    (by default SIGTERM ends the process on the spot, half-made)."""
+    def interrupt(signum, unused_frame):
+        raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _subnets(planner, netns):

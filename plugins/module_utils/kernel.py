@@ -19,11 +19,12 @@ import errno
 import ipaddress
 import os
 import socket
+import traceback
 
 from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
 from ansible_collections.netfabric.netns.plugins.module_utils.model import sysctl_path
-from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
+from ansible_collections.netfabric.netns.plugins.module_utils.observed import MARK, Link, NetnsState, RouteEntry
 from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import (
     IFF_UP, RTN_UNICAST, ZERO_MAC, bridge_data, bridge_port_data, vxlan_data)
 
@@ -56,10 +57,15 @@ def reason(exc):
 
 
 class KernelReader:
-    """Observes namespaces through netlink: links and addresses in one pass each."""
+    """Observes namespaces through netlink: links and addresses in one pass each.
 
-    def __init__(self, namespaces):
+    A link is the collection's own (``Link.ours``) when it carries the alias MARK, or when
+    ``pending`` (the journal of a run cut short between creating it and marking it) names it.
+    """
+
+    def __init__(self, namespaces, pending=()):
         self.ns = namespaces
+        self.pending = set(pending)  # (netns, ifname)
         self._names = {}  # netns -> {index: ifname}
 
     def netns_exists(self, name):
@@ -72,6 +78,7 @@ class KernelReader:
         masters = {}
         for msg in rtnl.links():
             link, masters[msg["index"]] = _parse_link(msg)
+            link.ours = link.alias == MARK or (name, link.name) in self.pending
             by_index[link.index] = link
             state.links[link.name] = link
         for index, link in by_index.items():
@@ -83,9 +90,10 @@ class KernelReader:
             if link is None or address is None:
                 continue
             if ":" in address:
-                if msg["scope"] == RT_SCOPE_LINK:  # fe80::/10, the kernel's own
-                    continue
                 address = ipaddress.ip_address(address).compressed  # as the model writes it (::ffff:a.b.c.d)
+                if msg["scope"] == RT_SCOPE_LINK:  # fe80::/10: the kernel's own, or declared ones
+                    link.link_local.append(f"{address}/{msg['prefixlen']}")
+                    continue
             link.addresses.append(f"{address}/{msg['prefixlen']}")
         self._names[name] = {i: link.name for i, link in by_index.items()}
         return state
@@ -119,6 +127,10 @@ class KernelReader:
         return sorted(msg["dst"] for msg in self.ns.rtnl(name).fdb_entries()
                       if msg["ifindex"] == index and msg.get("lladdr") == ZERO_MAC and msg.get("dst"))
 
+    def read_namespaces(self):
+        """The namespaces read so far (None: the host's own)."""
+        return set(self._names)
+
     def indexes(self):
         """(netns, ifname) -> index of every link read so far, for the applier."""
         return {(netns, ifname): index for netns, names in self._names.items() for index, ifname in names.items()}
@@ -147,6 +159,7 @@ def _parse_link(msg):
         up=bool(msg["flags"] & IFF_UP),
         peer_index=msg.get("link"),
         peer_nsid=msg.get("link_netnsid"),
+        alias=msg.get("ifalias"),
     )
     data = info.get("data") or {}
     if link.kind == "bridge":
@@ -162,7 +175,8 @@ def _parse_link(msg):
 
 
 class Applier:
-    """Executes planned actions; on a refusal, removes what this run created."""
+    """Executes planned actions; when one fails (whatever the reason, a signal included), removes
+    what this run created and raises KernelError. Links it creates get the alias MARK."""
 
     def __init__(self, namespaces, indexes=None):
         self.ns = namespaces
@@ -179,12 +193,16 @@ class Applier:
                 if step == fail_at:
                     raise OSError(errno.ECANCELED, f"stopped by {FAILPOINT}={fail_at}")
                 getattr(self, "do_" + action.op)(action.netns, **action.args)
-            except (OSError, nft.NftError) as exc:  # rtnl.NetlinkError is an OSError
+            except BaseException as exc:  # a kernel refusal, a bug, a signal: nothing half-made stays
                 undone = self._undo()
-                raise KernelError(
-                    f"{action.subject}: cannot {action.verb}: {reason(exc)}",
-                    completed=[a.text for a in done], failed_step=action.text, rolled_back=undone,
-                ) from exc
+                details = {"completed": [a.text for a in done], "failed_step": action.text, "rolled_back": undone}
+                if isinstance(exc, (OSError, nft.NftError)):  # rtnl.NetlinkError is an OSError
+                    raise KernelError(f"{action.subject}: cannot {action.verb}: {reason(exc)}", **details) from exc
+                if isinstance(exc, Exception):
+                    raise KernelError(f"{action.subject}: cannot {action.verb}: unexpected "
+                                      f"{type(exc).__name__}: {exc}", exception=traceback.format_exc(),
+                                      **details) from exc
+                raise  # KeyboardInterrupt, SystemExit: rolled back, and on its way
             done.append(action)
 
     def _undo(self):
@@ -196,9 +214,15 @@ class Applier:
                 else:
                     self.ns.rtnl(entry[1]).link_del(entry[2])
                 undone.append(" ".join(str(e) for e in entry if e is not None))
-            except OSError:
+            except Exception:  # pylint: disable=broad-exception-caught  # undo what can be undone
                 pass
         return undone
+
+    def _mark(self, netns, name):
+        """Record a link this run made, and give it the alias MARK (a second request: the kernel
+        ignores an alias in the creating one)."""
+        self._created.append(("link", netns, name))
+        self.ns.rtnl(netns).link_set(name, alias=MARK)
 
     def _index(self, netns, name):
         key = (netns, name)
@@ -231,16 +255,17 @@ class Applier:
         peer_fd = self.ns.fd(peer_netns) if peer_netns != netns else None  # born in its namespace, never moved
         master_index = self._index(netns, master) if master else None
         self.ns.rtnl(netns).link_add(name, "veth", mtu=mtu, up=up, master=master_index, peer=(peer, mtu, peer_fd))
-        self._created.append(("link", netns, name))
+        self._mark(netns, name)
+        self.ns.rtnl(peer_netns).link_set(peer, alias=MARK)
 
     def do_link_add_bridge(self, netns, name, mtu=None):
         self.ns.rtnl(netns).link_add(name, "bridge", mtu=mtu)
-        self._created.append(("link", netns, name))
+        self._mark(netns, name)
 
     def do_link_add_vxlan(self, netns, name, vni, dstport, local=None, dev=None, mtu=None):
         data = vxlan_data(vni, dstport, local, self._index(netns, dev) if dev else None)
         self.ns.rtnl(netns).link_add(name, "vxlan", mtu=mtu, data=data)
-        self._created.append(("link", netns, name))
+        self._mark(netns, name)
 
     def do_fdb_append(self, netns, name, remote):
         self.ns.rtnl(netns).fdb("append", self._index(netns, name), remote)
@@ -251,6 +276,9 @@ class Applier:
     def do_link_del(self, netns, name):
         self.ns.rtnl(netns).link_del(name)
         self._indexes.clear()  # a veth takes its peer along, which may be recreated later
+
+    def do_link_mark(self, netns, name):
+        self.ns.rtnl(netns).link_set(name, alias=MARK)
 
     def do_link_set(self, netns, name, up=None, mtu=None):
         self.ns.rtnl(netns).link_set(name, up=up, mtu=mtu)

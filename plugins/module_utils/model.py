@@ -381,6 +381,7 @@ class Route(Resource):
     table: Optional[int] = None
     netns: Optional[str] = None
     state: str = "present"
+    force: bool = False
 
     kind = "route"
 
@@ -405,6 +406,7 @@ class Route(Resource):
             table=check_table(join(path, "table"), p.get("table")),
             netns=check_netns_name(join(path, "netns"), p.get("netns")),
             state=state,
+            force=bool(p.get("force")),
         )
 
     @property

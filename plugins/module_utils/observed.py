@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+MARK = "netfabric.netns"  # the alias the applier gives every link it creates
+
 
 @dataclass
 class Link:
@@ -25,6 +27,7 @@ class Link:
     mtu: int = 1500
     up: bool = False  # administrative state (IFF_UP)
     addresses: list = field(default_factory=list)  # 'a.b.c.d/len', IPv6 link-local left out
+    link_local: list = field(default_factory=list)  # IPv6 link-local addresses (fe80::/10)
     hairpin: Optional[bool] = None  # bridge port only
     isolated: Optional[bool] = None  # bridge port only
     stp: Optional[bool] = None  # bridge only
@@ -34,6 +37,8 @@ class Link:
     local: Optional[str] = None
     dev_index: Optional[int] = None
     remotes: Optional[list] = None  # all-zero FDB destinations, read on demand
+    alias: Optional[str] = None  # IFLA_IFALIAS
+    ours: bool = False  # created by netfabric.netns (its alias, or a run that was cut short made it)
 
 
 @dataclass

@@ -13,18 +13,19 @@ later one (or a later task in check mode) can refer to it.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.guard import Path
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
     ROUTE_TABLES,
     family_of,
     is_link_local_v6,
     join,
 )
-from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
+from ansible_collections.netfabric.netns.plugins.module_utils.observed import MARK, Link, NetnsState, RouteEntry
 
 RT_TABLE_MAIN = ROUTE_TABLES["main"]
 
@@ -71,13 +72,16 @@ class Plan:
 class Planner:
     """Plans resources one after another against one lazily read view of the host."""
 
-    def __init__(self, reader, check_mode=False, protected_addresses=(), connection_port=None):
+    def __init__(self, reader, check_mode=False, connection=None):
+        """connection: what is known of Ansible's connection (guard.Connection); None (library
+        use, tests of planning alone) guards nothing."""
         self.reader = reader
         self.check_mode = check_mode
-        self.protected = {str(ipaddress.ip_address(a)) for a in protected_addresses}
-        self.connection_port = connection_port
+        self.connection = connection
         self.plan = Plan()
         self._namespaces = {}  # name -> NetnsState, or None when it does not exist
+        self._host_links = None  # the host namespace's links as read, before planning changed them
+        self._path = None
 
     # ------------------------------------------------------------ the view
 
@@ -86,6 +90,10 @@ class Planner:
         if name not in self._namespaces:
             if name is None or self.reader.netns_exists(name):
                 self._namespaces[name] = self.reader.read(name)
+                self._mark_left_unmarked(self._namespaces[name])
+                if name is None:
+                    self._host_links = {n: replace(link, addresses=list(link.addresses))
+                                        for n, link in self._namespaces[name].links.items()}
             else:
                 self._namespaces[name] = None
         state = self._namespaces[name]
@@ -96,6 +104,15 @@ class Planner:
                 f"{path}: namespace '{name}' does not exist; check mode assumes an earlier task creates it")
             state = self._namespaces[name] = NetnsState(name, planned=True)
         return state
+
+    def _mark_left_unmarked(self, ns):
+        """Links an interrupted run created (its journal names them) but did not mark yet."""
+        for link in ns.links.values():
+            if link.ours and link.alias != MARK:
+                self.add("link_mark", ns.name, f"{link.kind or 'link'} '{link.name}' ({_short(ns.name)})",
+                         "mark as created by netfabric.netns (a run was interrupted after creating it)",
+                         name=link.name)
+                link.alias = MARK
 
     def routes(self, ns, table=RT_TABLE_MAIN):
         """The routes of one table, read once (the kernel filters them: no local table to decode)."""
@@ -130,20 +147,48 @@ class Planner:
                 self.plan.warnings.append(
                     f"{path}: {what} '{name}' does not exist in {where(ns.name)}; "
                     "check mode assumes an earlier task creates it")
-            link = ns.links[name] = Link(name, None, kind=kind)
+            link = ns.links[name] = Link(name, None, kind=kind, ours=True)
         if kind is not None and link.kind != kind:
             raise ValidationError(path, f"'{name}' in {where(ns.name)} is a {link.kind or 'device'}, not a {kind}")
         return link
 
+    def connection_path(self):
+        """The links, addresses and routes of the host namespace that carry Ansible's connection
+        (guard.Path), worked out on first use from the host as read before any planning."""
+        if self._path is None:
+            self.namespace(None, "netns")
+            routes = self.reader.read_routes(None, RT_TABLE_MAIN) if not self.connection.is_local else []
+            self._path = Path(self.connection, self._host_links, routes)
+        return self._path
+
+    def _refuse(self, path, what, why):
+        raise ValidationError(path, f"refusing to {what} in the host namespace: {why} "
+                                    "(set force: true to do it anyway)")
+
     def guard(self, link, ns, verb, force, path):
-        """Never enslave, move or delete the interface that carries the connection."""
-        if force or not self.protected:
+        """Never enslave, release, delete, down or re-size a link on the path of the connection."""
+        if force or self.connection is None or ns.name is not None or link.index is None:
             return
-        carried = sorted(self.protected & {a.split("/")[0] for a in link.addresses})
-        if carried:
-            raise ValidationError(
-                path, f"refusing to {verb} '{link.name}' in {where(ns.name)}: it carries the Ansible "
-                      f"connection address {carried[0]} (set force: true to do it anyway)")
+        why = self.connection_path().link(link.name)
+        if why:
+            self._refuse(path, f"{verb} '{link.name}'", why)
+
+    def guard_address(self, link, ns, cidr, force, path):
+        """Never remove the address the connection uses (or, when that is unknown, the host's)."""
+        if force or self.connection is None or ns.name is not None or link.index is None:
+            return
+        why = self.connection_path().addresses.get(cidr.split("/")[0])
+        if why:
+            self._refuse(path, f"remove address {cidr} from '{link.name}'", why)
+
+    def guard_route(self, ns, entry, verb, subject_text, force, path):
+        """Never delete or replace the route to the controller (the default routes when it is unknown)."""
+        if force or self.connection is None or ns.name is not None or ns.planned:
+            return
+        why = self.connection_path().route(entry)
+        if why:
+            self._refuse(path, f"{verb} {subject_text}", why)
+
 
     def add(self, op, netns, subject, verb, **args):
         self.plan.actions.append(Action(op, netns, subject, verb, args))
@@ -202,25 +247,45 @@ class Planner:
                     ns.sysctls[key] = value
         return before, after
 
-    def _link_absent(self, r, ns, name, kind, path):
+    def _link_absent(self, r, ns, name, kind, path, addresses=None):
+        """Delete a link the collection made. One it did not make is only un-configured (the
+        declared ``addresses`` removed) and left in place, unless ``force``.
+        False: there is no such link."""
         link = ns.links.get(name) if ns is not None else None
         if link is None:
             return False
         if link.kind != kind:
             raise ValidationError(path, f"'{name}' in {where(ns.name)} is a {link.kind or 'device'}, not a {kind}")
+        if not (link.ours or r.force):
+            self.plan.warnings.append(f"{path}: {kind} '{name}' in {where(ns.name)} was not created by netfabric.netns: "
+                                      "left in place (set force: true to delete it)")
+            self._unconfigure(r, ns, link, kind, addresses, path)
+            return True
         self.guard(link, ns, "delete", r.force, path)
         self.add("link_del", ns.name, f"{kind} '{name}' ({_short(ns.name)})", "delete", name=name)
         del ns.links[name]
         return True
+
+    def _unconfigure(self, r, ns, link, kind, addresses, path):
+        """Remove what was declared on a link the collection adopted: its listed addresses."""
+        for cidr in addresses or ():
+            if cidr in link.addresses or cidr in link.link_local:
+                self.guard_address(link, ns, cidr, r.force, path)
+                self.add("addr_del", ns.name, f"{kind} '{link.name}' ({_short(ns.name)})", f"remove address {cidr}",
+                         name=link.name, cidr=cidr)
+                (link.addresses if cidr in link.addresses else link.link_local).remove(cidr)
 
     def plan_veth(self, r, path):
         (name, netns, addrs, bridge), (peer, peer_netns, peer_addrs, peer_bridge) = r.ends()
         if r.state == "absent":
             ns = self.namespace(netns, join(path, "netns"), required=False)
             before = self._veth_view(r, ns, None)
-            if not self._link_absent(r, ns, name, "veth", join(path, "name")) and peer:
-                pns = self.namespace(peer_netns, join(path, "peer_netns"), required=False)
-                self._link_absent(r, pns, peer, "veth", join(path, "peer"))
+            a = ns.links.get(name) if ns is not None else None
+            pns = self.namespace(peer_netns, join(path, "peer_netns"), required=False) if peer else None
+            b = pns.links.get(peer) if pns is not None else None
+            paired = _paired(a, b, ns, pns)
+            if not self._link_absent(r, ns, name, "veth", join(path, "name"), addrs) or (paired and not a.ours):
+                self._link_absent(r, pns, peer, "veth", join(path, "peer"), peer_addrs)
             return before, {"name": name, "netns": netns, "state": "absent"}
 
         ns = self.namespace(netns, join(path, "netns"))
@@ -232,8 +297,13 @@ class Planner:
                                       f"{link.kind or 'device'}, not a veth")
         before = self._veth_view(r, ns, pns)
         if (a or b) and not _paired(a, b, ns, pns):
-            # An end that belongs to another pair (or whose peer was moved elsewhere):
-            # delete it with its partner and create the pair as declared.
+            # An end that belongs to another pair (or whose peer was moved elsewhere): when the
+            # collection made it, delete it with its partner and create the pair as declared.
+            for link, owner, p, other in ((a, ns, "name", peer), (b, pns, "peer", name)):
+                if link is not None and not (link.ours or r.force):
+                    raise ValidationError(join(path, p), f"'{link.name}' exists in {where(owner.name)} as a veth that is "
+                                          f"not paired with '{other}' as declared, and netfabric.netns did not create "
+                                          "it: it is left alone (remove or rename it, or set force: true to replace it)")
             for link, owner, p in ((a, ns, "name"), (b, pns, "peer")):
                 if link is not None:
                     self.guard(link, owner, "delete", r.force, join(path, p))
@@ -256,8 +326,8 @@ class Planner:
                 verb += f", '{first}'" + (" up" if up else "") + (f" on bridge '{master}'" if master else "")
             self.add("link_add_veth", netns, r.describe(), verb, name=name, peer=peer, peer_netns=peer_netns,
                      mtu=r.mtu, up=up, master=master, from_peer=from_peer)
-            a = ns.links[name] = Link(name, None, kind="veth", mtu=r.mtu or 1500)
-            b = pns.links[peer] = Link(peer, None, kind="veth", mtu=r.mtu or 1500)
+            a = ns.links[name] = Link(name, None, kind="veth", mtu=r.mtu or 1500, ours=True)
+            b = pns.links[peer] = Link(peer, None, kind="veth", mtu=r.mtu or 1500, ours=True)
             first_link = b if from_peer else a
             first_link.up, first_link.master = up, master
         for link, owner, addresses, master, p in ((a, ns, addrs, bridge, "bridge"),
@@ -283,7 +353,7 @@ class Planner:
         if r.state == "absent":
             ns = self.namespace(r.netns, join(path, "netns"), required=False)
             before = _link_view(r, ns.links.get(r.name) if ns else None)
-            self._link_absent(r, ns, r.name, "bridge", join(path, "name"))
+            self._link_absent(r, ns, r.name, "bridge", join(path, "name"), r.addresses)
             if ns is not None and self._owns_rules(ns, f"isolate {r.name}"):  # its isolation leaves with it
                 self._plan_rules(ns, f"isolate {r.name}", [])
             return before, {"name": r.name, "netns": r.netns, "state": "absent"}
@@ -296,7 +366,7 @@ class Planner:
         if link is None:
             self.add("link_add_bridge", r.netns, r.describe(), "create" + (f", mtu {r.mtu}" if r.mtu else ""),
                      name=r.name, mtu=r.mtu)
-            link = ns.links[r.name] = Link(r.name, None, kind="bridge", mtu=r.mtu or 1500, stp=False,
+            link = ns.links[r.name] = Link(r.name, None, kind="bridge", mtu=r.mtu or 1500, stp=False, ours=True,
                                            vlan_filtering=False)
         for option in ("stp", "vlan_filtering"):
             wanted = getattr(r, option)
@@ -318,7 +388,7 @@ class Planner:
         if r.state == "absent":
             ns = self.namespace(r.netns, join(path, "netns"), required=False)
             before = _link_view(r, ns.links.get(r.name) if ns else None)
-            self._link_absent(r, ns, r.name, "vxlan", join(path, "name"))
+            self._link_absent(r, ns, r.name, "vxlan", join(path, "name"), r.addresses)
             if ns is not None and self._owns_rules(ns, r.identity):
                 self._plan_rules(ns, r.identity, [])
             return before, {"name": r.name, "netns": r.netns, "state": "absent"}
@@ -337,6 +407,11 @@ class Planner:
             before["remotes"] = list(link.remotes or [])
             changed = self._vxlan_identity_changes(r, ns, link)
             if changed:  # the kernel cannot change these on a live device
+                if not (link.ours or r.force):
+                    raise ValidationError(join(path, changed[0] if changed[0] != "port" else "dstport"),
+                                          f"vxlan '{r.name}' in {where(ns.name)} exists with another "
+                                          f"{', '.join(changed)}, and netfabric.netns did not create it: it is not "
+                                          "recreated (remove it, or set force: true to replace it)")
                 self.guard(link, ns, "delete", r.force, path)
                 self.add("link_del", ns.name, r.describe(), f"delete ({', '.join(changed)} changed)", name=r.name)
                 del ns.links[r.name]
@@ -346,7 +421,7 @@ class Planner:
                      f"create, vni {r.vni}, port {r.dstport}" + (f", local {r.local}" if r.local else "")
                      + (f", dev {r.dev}" if r.dev else "") + (f", mtu {r.mtu}" if r.mtu else ""),
                      name=r.name, vni=r.vni, dstport=r.dstport, local=r.local, dev=r.dev, mtu=r.mtu)
-            link = ns.links[r.name] = Link(r.name, None, kind="vxlan", mtu=r.mtu or 1450, vni=r.vni,
+            link = ns.links[r.name] = Link(r.name, None, kind="vxlan", mtu=r.mtu or 1450, vni=r.vni, ours=True,
                                            dstport=r.dstport, local=r.local, remotes=[])
         if r.remotes is not None:
             for remote in r.remotes:
@@ -387,6 +462,7 @@ class Planner:
             before.update(hairpin=port.hairpin, isolated=port.isolated)
         if r.state == "absent":
             if before["state"] == "present":
+                self.guard(port, ns, "release", r.force, join(path, "port"))
                 self.add("link_master", r.netns, r.describe(), f"release '{r.port}'", name=r.port, master=None)
                 port.master = None
             return before, {"bridge": r.bridge, "port": r.port, "netns": r.netns, "state": "absent"}
@@ -412,9 +488,7 @@ class Planner:
         if r.state == "absent":
             for cidr in r.addresses:
                 if link is not None and cidr in link.addresses:
-                    if cidr.split("/")[0] in self.protected and not r.force:
-                        raise ValidationError(join(path, "addresses"), f"refusing to remove {cidr} from "
-                                              f"'{r.interface}': it is the Ansible connection address")
+                    self.guard_address(link, ns, cidr, r.force, join(path, "addresses"))
                     self.add("addr_del", r.netns, subject, f"remove address {cidr}", name=r.interface, cidr=cidr)
                     link.addresses.remove(cidr)
         else:
@@ -439,6 +513,7 @@ class Planner:
         if r.state == "absent":
             for entry in same_key:
                 if (r.gateway is None or entry.gateway == r.gateway) and (r.dev is None or entry.dev == r.dev):
+                    self.guard_route(ns, entry, "delete", f"route {r.label()}", r.force, path)
                     self.add("route_del", r.netns, subject, "delete" + _via(entry.gateway, entry.dev),
                              **_route_args(entry))
                     routes.remove(entry)
@@ -447,10 +522,13 @@ class Planner:
             self.existing_link(ns, r.dev, join(path, "dev"))
         wanted = RouteEntry(dst=r.dst, table=table, gateway=r.gateway, dev=r.dev, metric=r.metric)
         current = same_key[0] if same_key else None
+        if current is None or current.gateway != r.gateway or (r.dev is not None and current.dev != r.dev):
+            self._guard_diversion(r, ns, path)
         if current is None:
             self.add("route_add", r.netns, subject, "add" + _via(r.gateway, r.dev), **_route_args(wanted))
             routes.append(wanted)
         elif current.gateway != r.gateway or (r.dev is not None and current.dev != r.dev):
+            self.guard_route(ns, current, "replace", f"route {r.label()}", r.force, path)
             wanted.metric = current.metric
             self.add("route_replace", r.netns, subject,
                      f"replace{_via(current.gateway, current.dev)} with{_via(r.gateway, r.dev)}",
@@ -472,15 +550,19 @@ class Planner:
             # secondaries of its subnet too, which would take a just-added address with it.
             for cidr in list(link.addresses):
                 if cidr not in addresses and not is_link_local_v6(cidr):
+                    self.guard_address(link, ns, cidr, r.force, join(path, "addresses"))
                     self.add("addr_del", ns.name, subject, f"remove address {cidr}", name=link.name, cidr=cidr)
             for cidr in addresses:
                 if cidr not in link.addresses:
                     self.add("addr_add", ns.name, subject, f"add address {cidr}", name=link.name, cidr=cidr)
             link.addresses = list(addresses) + [a for a in link.addresses if is_link_local_v6(a)]
         if mtu is not None and link.mtu != mtu:
+            self.guard(link, ns, "change the MTU of", r.force, join(path, "mtu"))
             self.add("link_set", ns.name, subject, f"set mtu {mtu}", name=link.name, mtu=mtu)
             link.mtu = mtu
         if up is not None and link.up != up:
+            if not up:
+                self.guard(link, ns, "take down", r.force, join(path, "up"))
             self.add("link_set", ns.name, subject, "set up" if up else "set down", name=link.name, up=up)
             link.up = up
 
@@ -646,14 +728,24 @@ class Planner:
 
     def _guard_connection_port(self, r, ns, path):
         """Never forward away the port Ansible reaches this host on."""
-        port = self.connection_port
-        if r.force or ns.name is not None or port is None or r.protocol != "tcp" or not self.protected:
+        port = self.connection.port if self.connection is not None else None
+        if r.force or ns.name is not None or port is None or r.protocol != "tcp":
             return
         first, last = r.ports
-        hit = sorted(a for a in self.protected if r.host_address in (None, a))
-        if hit and first <= port <= last:
+        if not first <= port <= last:
+            return
+        hit = sorted(a for a in self.connection_path().addresses if r.host_address in (None, a))
+        if hit:
             raise ValidationError(join(path, "port"), f"refusing to forward tcp port {port} of {hit[0]}: it is the "
                                   "port of the Ansible connection (set force: true to do it anyway)")
+
+    def _guard_diversion(self, r, ns, path):
+        """Never add a route that takes the controller's traffic off the route it uses."""
+        if r.force or self.connection is None or ns.name is not None or ns.planned:
+            return
+        why = self.connection_path().diverted(r.dst, r.table)
+        if why:
+            self._refuse(path, f"add route {r.label()}", why)
 
 
 def _short(netns):

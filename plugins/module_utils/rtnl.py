@@ -64,7 +64,7 @@ ZERO_MAC = "00:00:00:00:00:00"
 NLA_TYPE_MASK = 0x3FFF  # without the nested and byte-order flags
 
 # attribute numbers
-IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO = 3, 4, 5, 10, 18
+IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS = 3, 4, 5, 10, 18, 20
 IFLA_NET_NS_FD, IFLA_LINK_NETNSID = 28, 37
 IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
 VETH_INFO_PEER = 1
@@ -169,9 +169,12 @@ class Rtnl:
                 + nla(IFLA_LINKINFO, info))
         self.request(RTM_NEWLINK, body, CREATE)
 
-    def link_set(self, ifname, up=None, mtu=None, master=None):
-        """Change a link: up or down, MTU, bridge (``master`` 0 leaves its bridge)."""
+    def link_set(self, ifname, up=None, mtu=None, master=None, alias=None):
+        """Change a link: up or down, MTU, bridge (``master`` 0 leaves its bridge), alias (the
+        kernel ignores an alias in a creating request: it is set afterwards)."""
         body = _link_header(up=up) + _name(ifname) + _u32(IFLA_MTU, mtu) + _u32(IFLA_MASTER, master)
+        if alias is not None:
+            body += nla(IFLA_IFALIAS, alias.encode())
         self.request(RTM_NEWLINK, body)
 
     def link_set_info(self, ifname, kind, data=b"", port_data=b""):
@@ -392,7 +395,7 @@ def _read_linkinfo(data, start, end):
 LINK = (LINK_HEADER_FORMAT, ("family", "type", "index", "flags", "change"),
         {IFLA_IFNAME: ("ifname", _read_text), IFLA_MTU: ("mtu", _read_u32), IFLA_LINK: ("link", _read_u32),
          IFLA_MASTER: ("master", _read_u32), IFLA_LINKINFO: ("linkinfo", _read_linkinfo),
-         IFLA_LINK_NETNSID: ("link_netnsid", _read_s32)})
+         IFLA_LINK_NETNSID: ("link_netnsid", _read_s32), IFLA_IFALIAS: ("ifalias", _read_text)})
 LINK_HEADER = (LINK[0], LINK[1], {})
 ADDRESS = (ADDRESS_HEADER_FORMAT, ("family", "prefixlen", "flags", "scope", "index"),
            {IFA_ADDRESS: ("address", _read_ip)})

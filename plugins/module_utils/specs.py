@@ -14,7 +14,11 @@ NETNS = {"netns": {"type": "str"}}
 STATE = {"state": {"type": "str", "choices": ["present", "absent"], "default": "present"}}
 FORCE = {"force": {"type": "bool", "default": False}}
 # Filled in by the action plugins (plugin_utils/connection_guard.py); not topology options.
-CONNECTION = {"connection_address": {"type": "str"}, "connection_port": {"type": "int"}}
+CONNECTION = {
+    "connection_address": {"type": "list", "elements": "str"},
+    "controller_address": {"type": "list", "elements": "str"},
+    "connection_port": {"type": "int"},
+}
 
 
 def _spec(*parts, **options):
@@ -68,7 +72,7 @@ SPECS = {
         addresses={"type": "list", "elements": "str", "required": True},
     ),
     "netns_route": _spec(
-        NETNS, STATE,
+        NETNS, STATE, FORCE,
         dst={"type": "str", "required": True},
         gateway={"type": "str"},
         dev={"type": "str"},
@@ -126,20 +130,27 @@ REQUIRED_IF = {
 }
 
 # Modules whose action plugin (plugin_utils/connection_guard.py) passes the connection guard options.
+_PATH = ("connection_address", "controller_address")
 GUARDED = {
-    "veth": ("connection_address",),
-    "bridge": ("connection_address",),
-    "bridge_port": ("connection_address",),
-    "netns_address": ("connection_address",),
-    "vxlan": ("connection_address",),
-    "port_forward": ("connection_address", "connection_port"),
-    "netns_topology": ("connection_address", "connection_port"),
+    "veth": _PATH,
+    "bridge": _PATH,
+    "bridge_port": _PATH,
+    "netns_address": _PATH,
+    "netns_route": _PATH,
+    "vxlan": _PATH,
+    "port_forward": _PATH + ("connection_port",),
+    "netns_topology": _PATH + ("connection_port",),
 }
 
 
+# Every module that changes the host waits for the host lock (module_utils/hostfiles.py).
+LOCK = {"lock_timeout": {"type": "int", "default": 300}}
+
+
 def module_spec(name):
-    """argument_spec of module ``name``: its resource options plus the guard options."""
-    spec = dict(SPECS[name])
+    """argument_spec of module ``name``: its resource options plus the lock and guard options."""
+    spec = dict(SPECS[name]) if name in SPECS else {}
+    spec.update(LOCK)
     for option in GUARDED.get(name, ()):
         spec[option] = CONNECTION[option]
     return spec

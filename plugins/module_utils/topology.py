@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import ensure_dir, remove, write_atomically
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
     AddressSet, Bridge, Masquerade, Namespace, NatExemption, Policy, PortForward, Resource, Route, Veth, Vxlan, join)
 from ansible_collections.netfabric.netns.plugins.module_utils.specs import REQUIRED_IF, SPECS
@@ -218,36 +219,131 @@ def _where(netns):
     return f"netns '{netns}'" if netns else "the host namespace"
 
 
+# ------------------------------------------------------------------ ownership
+
+
+def claims(resource):
+    """What a resource holds on the host, as hashable keys: its namespace, its links (both ends
+    of a veth), each address it adds to an interface it does not own, its route or rules."""
+    netns = getattr(resource, "netns", None)
+    if isinstance(resource, Namespace):
+        return {("netns", resource.name)}
+    if isinstance(resource, (Bridge, Vxlan)):
+        return {("link", netns, resource.name)}
+    if isinstance(resource, Veth):
+        ends = {("link", netns, resource.name)}
+        return ends | ({("link", resource.peer_netns, resource.peer)} if resource.peer else set())
+    if isinstance(resource, AddressSet):
+        return {("address", netns, resource.interface, cidr) for cidr in resource.addresses}
+    if isinstance(resource, Route) or hasattr(resource, "identity"):
+        return {key_of(resource)}
+    return set()  # a bridge port: the links it joins are claimed by whoever made them
+
+
+def others_claims(directory, name):
+    """{claim: (topology name, state file)} of the other topologies recorded on this host.
+    Unreadable state files are left out (their own runs report them)."""
+    found = {}
+    try:
+        files = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return found
+    for filename in files:
+        if not (filename.startswith("topology-") and filename.endswith(".json")):
+            continue
+        other = filename[len("topology-"):-len(".json")]
+        if other == name:
+            continue
+        state = StateFile(directory, other)
+        try:
+            record, unused = state.load(tolerant=True)
+        except ValidationError:
+            continue
+        for entry in record.values():
+            for claim in claims(entry["resource"]):
+                found.setdefault(claim, (other, state.path))
+    return found
+
+
+def check_claims(items, others):
+    """A resource recorded by another topology on this host is refused, naming that topology."""
+    for path, unused, resource in items:
+        if resource.state != "present":
+            continue
+        for claim in sorted(claims(resource), key=str):
+            if claim in others:
+                other, state_path = others[claim]
+                raise ValidationError(path, f"{_claim_text(claim)} belongs to topology '{other}' (recorded in "
+                                            f"{state_path}): a resource is managed by one topology only")
+
+
+def _claim_text(claim):
+    if claim[0] == "netns":
+        return f"namespace '{claim[1]}'"
+    if claim[0] == "link":
+        return f"interface '{claim[2]}' in {_where(claim[1])}"
+    if claim[0] == "address":
+        return f"address {claim[3]} on '{claim[2]}' in {_where(claim[1])}"
+    return f"{claim[0]} {' '.join(str(c) for c in claim[2:] if c is not None)} in {_where(claim[1])}"
+
+
+def mark_created(record, namespaces):
+    """Record that this topology created ``namespaces`` (it deletes only those on absent/prune)."""
+    for entry in record.values():
+        if isinstance(entry["resource"], Namespace) and entry["resource"].name in namespaces:
+            entry["created"] = True
+
+
 # ------------------------------------------------------------------ plan order
 
 
-def desired(items, forwarding, state, recorded, prune):
-    """The resources to plan, in order, and the record to keep afterwards.
+def desired(items, forwarding, state, recorded, prune, others=None):
+    """(resources to plan in order, the record to keep afterwards, warnings).
 
     present: what an earlier run recorded and this one no longer declares is removed
     first when ``prune`` (in reverse dependency order); then every item in order.
     absent: every item and every recorded resource, in reverse dependency order.
+    Removing never deletes what the topology did not make: a namespace it did not create
+    (recorded ``created``) is left, and so is what another topology (``others``) records.
     """
+    others = others or {}
+    warnings = []
     declared = {key_of(r): (path, params, r) for path, params, r in items}
     dropped = [entry for key, entry in recorded.items() if key not in declared]
     ipv6 = any(":" in str(v) for unused, params, unused_r in items for v in _addresses_of(params))
+    created = {entry["resource"].name for entry in recorded.values()
+               if isinstance(entry["resource"], Namespace) and entry.get("created")}
+
+    def removable(path, resource):
+        if isinstance(resource, Namespace) and resource.name not in created:
+            warnings.append(f"{path}: namespace '{resource.name}' was not created by this topology: left in place")
+            return False
+        taken = sorted(others[c][0] for c in claims(resource) if c in others)
+        if taken:
+            warnings.append(f"{path}: {resource.describe()} is also recorded by topology '{taken[0]}': left in place")
+            return False
+        return True
+
     if state == "absent":
         everything = [(path, r) for path, unused, r in items] + [(entry["path"], entry["resource"]) for entry in dropped]
         ordered = sorted(everything, key=lambda pr: -_rank(pr[1]))
-        return [(path, replace(r, state="absent")) for path, r in _outside_removed_namespaces(ordered)], {}
+        ordered = [(path, r) for path, r in ordered if removable(path, r)]
+        return [(path, replace(r, state="absent")) for path, r in _outside_removed_namespaces(ordered)], {}, warnings
     plan = []
-    record = {key: {"path": path, "params": params, "resource": r} for key, (path, params, r) in declared.items()
-              if r.state == "present"}
+    record = {key: {"path": path, "params": params, "resource": r,
+                    "created": bool(recorded.get(key, {}).get("created"))}
+              for key, (path, params, r) in declared.items() if r.state == "present"}
     if prune:
         for entry in sorted(dropped, key=lambda e: -_rank(e["resource"])):
-            plan.append((f"(pruned) {entry['path']}", replace(entry["resource"], state="absent")))
+            if removable(entry["path"], entry["resource"]):
+                plan.append((f"(pruned) {entry['path']}", replace(entry["resource"], state="absent")))
     else:
         for entry in dropped:
             record[key_of(entry["resource"])] = entry
     plan += [(path, r) for path, unused, r in items]
     if forwarding is not None:
         plan.append(("forwarding", Forwarding(forwarding, ipv6)))
-    return plan, record
+    return plan, record, warnings
 
 
 def _outside_removed_namespaces(ordered):
@@ -285,54 +381,99 @@ def _rank(resource):
 
 
 class StateFile:
-    """What a topology (by name) made on this host: /var/lib/netfabric/topology-<name>.json."""
+    """What a topology (by name) made on this host: /var/lib/netfabric/topology-<name>.json.
+
+    One resource per line: ``{"module", "path", "params"}`` and, for a namespace the topology
+    created, ``"created": true``. Written atomically (hostfiles.write_atomically): before a
+    run changes anything (everything it may make), and again when it is done.
+    """
+
+    VERSION = 2
 
     def __init__(self, directory, name):
         if not isinstance(name, str) or not name or "/" in name or name in (".", "..") or "\0" in name:
             raise ValidationError("name", f"topology name {name!r} must be a plain file name (no '/')")
+        self.directory = directory
         self.path = os.path.join(directory, f"topology-{name}.json")
         self._saved = None  # the entries as last read or written: a re-run writes nothing
 
-    def load(self):
-        """{key: {"path", "params", "resource"}} of the last run; empty when there is none."""
+    def load(self, tolerant=False):
+        """({key: {"path", "params", "resource", "created"}}, warnings) of the last run; empty when
+        there is none. A damaged file is an error, or with ``tolerant`` (a teardown) read as far as
+        it goes, with a warning per entry left out."""
         try:
             with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+                text = handle.read()
         except FileNotFoundError:
-            return {}
+            return {}, []
+        warnings = []
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
+                raise ValueError("it holds no list of resources")
+            entries = data["resources"]
         except ValueError as exc:
-            raise ValidationError("name", f"the state file {self.path} is not valid JSON ({exc}); move it away "
-                                          "to start afresh") from None
+            if not tolerant:
+                raise self._damaged(str(exc)) from None
+            entries = _salvage(text)
+            warnings.append(f"the state file {self.path} is damaged ({exc}): read {len(entries)} entries from it")
         record = {}
-        modules = {module: (list_name, cls) for list_name, module, cls in LISTS}
-        self._saved = data.get("resources", [])
-        for entry in self._saved:
-            unused, cls = modules[entry["module"]]
-            resource = cls.from_params(entry["params"], entry["path"])
-            record[key_of(resource)] = {"path": entry["path"], "params": entry["params"], "resource": resource}
-        return record
+        modules = {module: cls for unused, module, cls in LISTS}
+        for i, entry in enumerate(entries):
+            try:
+                resource = modules[entry["module"]].from_params(entry["params"], entry["path"])
+            except (KeyError, TypeError, AttributeError, ValidationError) as exc:
+                if not tolerant:
+                    raise self._damaged(f"entry {i} is not a resource this version knows ({exc!r})") from None
+                warnings.append(f"the state file {self.path}: entry {i} left out, not a resource this version "
+                                f"knows ({exc!r})")
+                continue
+            record[key_of(resource)] = {"path": entry["path"], "params": entry["params"], "resource": resource,
+                                        "created": bool(entry.get("created"))}
+        self._saved = None if warnings else entries
+        return record, warnings
+
+    def _damaged(self, why):
+        return ValidationError("name", f"the state file {self.path} cannot be read: {why}. It records what this "
+                                       "topology made: run it with state=absent to remove what can still be read, "
+                                       "or move the file away to start afresh")
 
     def save(self, record):
         if not record:
             self.remove()
             return
         modules = {cls: module for unused, module, cls in LISTS}
-        entries = [{"module": modules[type(e["resource"])], "path": e["path"], "params": e["params"]}
-                   for e in sorted(record.values(), key=lambda e: (_rank(e["resource"]), e["path"]))]
+        entries = []
+        for e in sorted(record.values(), key=lambda e: (_rank(e["resource"]), e["path"])):
+            entry = {"module": modules[type(e["resource"])], "path": e["path"], "params": e["params"]}
+            if e.get("created"):
+                entry["created"] = True
+            entries.append(entry)
         if entries == self._saved:
             return
-        tmp = self.path + ".tmp"
-        # one resource per line: readable, and each line goes through json's C encoder
-        # (an indented dump is pure Python: 0.1 s at 3,000 resources)
+        ensure_dir(self.directory)
+        # one resource per line: readable, salvageable line by line, and each line goes through
+        # json's C encoder (an indented dump is pure Python: 0.1 s at 3,000 resources)
         lines = ",\n".join(json.dumps(entry, sort_keys=True) for entry in entries)
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(f'{{"version": 1, "resources": [\n{lines}\n]}}\n')
-        os.replace(tmp, self.path)
+        write_atomically(self.path, f'{{"version": {self.VERSION}, "resources": [\n{lines}\n]}}\n')
         self._saved = entries
 
     def remove(self):
         self._saved = None
+        remove(self.path)
+
+
+def _salvage(text):
+    """The entries of a damaged state file that can still be read, one per line."""
+    entries = []
+    for line in text.splitlines():
+        line = line.strip().rstrip(",")
+        if not line.startswith("{") or '"module"' not in line:
+            continue
         try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries

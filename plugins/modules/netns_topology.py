@@ -158,10 +158,9 @@ state_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netfabric.netns.plugins.module_utils.common import (
-    connection_addresses, connection_port, require_pyroute2)
+from ansible_collections.netfabric.netns.plugins.module_utils.common import connection, lock_timeout, require_pyroute2
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import CONNECTION
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
@@ -172,7 +171,7 @@ def main():
             "prune": {"type": "bool", "default": False},
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
             "force": {"type": "bool", "default": False},
-            **CONNECTION,
+            **module_spec("netns_topology"),
         },
         supports_check_mode=True,
     )
@@ -182,8 +181,8 @@ def main():
     params = module.params
     try:
         result = converge_topology(params["topology"], params["name"], params["state"], params["prune"],
-                                   module.check_mode, connection_addresses(module), connection_port(module),
-                                   params["force"])
+                                   module.check_mode, connection(module), params["force"],
+                                   lock_timeout=lock_timeout(module))
     except NetfabricError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     for warning in result.pop("warnings"):

@@ -91,8 +91,8 @@ def test_failpoint_midway_rolls_back_what_the_run_created(host):
 
 
 def test_interface_of_the_ansible_connection_is_never_enslaved_without_force(host):
-    host.run("ip link add name v-net-0 type bridge && ip link add name uplink type veth peer name uplink-peer"
-             " && ip addr add 10.9.0.1/24 dev uplink")
+    host.play([task("veth", {"name": "uplink", "peer": "uplink-peer"})])  # made by the collection: deletable
+    host.run("ip link add name v-net-0 type bridge && ip addr add 10.9.0.1/24 dev uplink")
     port = {"bridge": "v-net-0", "port": "uplink"}
     play = host.play([task("bridge_port", port, ignore_errors=True),
                       task("bridge", {"name": "uplink", "state": "absent"}, "wrong kind", ignore_errors=True),

@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.guard import Connection
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Masquerade, NatExemption, PortForward
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
@@ -147,13 +148,16 @@ def test_foreign_forward_drop_policy_is_warned_about():
     assert any("table ip filter chain FORWARD" in w and "DOCKER-USER" in w for w in plan.warnings)
 
 
+SSH = Connection(local=("10.0.0.1",), port=22)
+
+
 def test_the_connection_port_is_not_forwarded_without_force():
     ssh = {"port": 22, "destination": "192.168.15.2"}
     with pytest.raises(ValidationError, match="port: refusing to forward tcp port 22 of 10.0.0.1"):
-        planned([PortForward.from_params(ssh)], protected_addresses=["10.0.0.1"], connection_port=22)
+        planned([PortForward.from_params(ssh)], connection=SSH)
     other_address = PortForward.from_params(dict(ssh, host_address="10.0.0.2"))
-    planned([other_address], protected_addresses=["10.0.0.1"], connection_port=22)
-    planned([PortForward.from_params(dict(ssh, force=True))], protected_addresses=["10.0.0.1"], connection_port=22)
+    planned([other_address], connection=SSH)
+    planned([PortForward.from_params(dict(ssh, force=True))], connection=SSH)
 
 
 @pytest.mark.parametrize("params, message", [

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.guard import Connection
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
     AddressSet, Bridge, BridgePort, Namespace, Route, Veth)
-from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState, RouteEntry
+from ansible_collections.netfabric.netns.plugins.module_utils.observed import MARK, Link, NetnsState, RouteEntry
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
 
 
@@ -38,7 +39,8 @@ class FakeReader:
 
 
 def plan(resources, namespaces, check_mode=False, protected=(), **reader):
-    planner = Planner(FakeReader(namespaces, **reader), check_mode, protected)
+    connection = Connection(local=tuple(protected)) if protected else None
+    planner = Planner(FakeReader(namespaces, **reader), check_mode, connection)
     return planner.plan_resources([cls.from_params(p) for cls, p in resources])
 
 
@@ -135,13 +137,40 @@ def test_absent_of_what_is_gone_is_not_a_change():
         assert texts(plan([resource], namespaces)) == []
 
 
-def test_veth_paired_elsewhere_is_replaced():
+def test_veth_paired_elsewhere_is_replaced_when_the_collection_made_it():
     # veth-red is in red but its peer is not veth-red-br in the host: recreate the declared pair.
-    red = [Link("veth-red", 2, kind="veth", peer_index=9, peer_nsid=0, up=True)]
+    red = [Link("veth-red", 2, kind="veth", peer_index=9, peer_nsid=0, up=True, alias=MARK, ours=True)]
     result = plan([(Veth, {"name": "veth-red", "netns": "red", "peer": "veth-red-br"})],
                   {None: list(HOST), "red": red})
     assert texts(result)[:2] == ["veth 'veth-red' (netns red): delete (not paired as declared)",
                                  "veth 'veth-red' (netns red): create with peer 'veth-red-br' (host), 'veth-red' up"]
+
+
+def test_a_veth_the_collection_did_not_make_is_never_replaced():
+    """An LXD guest's eth0 is a veth whose peer is outside: declaring it as a peer is an error."""
+    host = list(HOST[:1]) + [Link("eth0", 2, kind="veth", peer_index=7, peer_nsid=0, up=True)]
+    with pytest.raises(ValidationError, match="peer: 'eth0' exists in the host namespace as a veth that is not "
+                                              "paired with 'v1' as declared, and netfabric.netns did not create it"):
+        plan([(Veth, {"name": "v1", "peer": "eth0"})], {None: host})
+    assert texts(plan([(Veth, {"name": "v1", "peer": "eth0", "force": True})], {None: host}))[0] == \
+        "veth 'eth0' (host): delete (not paired as declared)"
+
+
+def test_absent_deletes_only_what_the_collection_made():
+    host = list(HOST) + [Link("br-pre", 4, kind="bridge", up=True, addresses=["10.7.0.1/24", "10.7.1.1/24"]),
+                         Link("br-ours", 5, kind="bridge", up=True, alias=MARK, ours=True)]
+    result = plan([(Bridge, {"name": "br-pre", "addresses": ["10.7.0.1/24"], "state": "absent"}),
+                   (Bridge, {"name": "br-ours", "state": "absent"})], {None: host})
+    assert texts(result) == ["bridge 'br-pre' (host): remove address 10.7.0.1/24", "bridge 'br-ours' (host): delete"]
+    assert any("'br-pre' in the host namespace was not created by netfabric.netns: left in place" in warning
+               for warning in result.warnings)
+
+
+def test_a_link_an_interrupted_run_made_is_marked_first():
+    red = [Link("veth-red", 2, kind="veth", peer_index=9, peer_nsid=0, up=True, ours=True)]  # journal, no alias
+    result = plan([(Namespace, {"name": "red"})], {None: list(HOST), "red": red})
+    assert texts(result) == ["veth 'veth-red' (netns red): mark as created by netfabric.netns "
+                             "(a run was interrupted after creating it)"]
 
 
 def test_the_connection_interface_is_never_enslaved_without_force():

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
-from ansible_collections.netfabric.netns.plugins.module_utils.topology import StateFile, check, desired, key_of, parse
+from ansible_collections.netfabric.netns.plugins.module_utils.topology import (
+    StateFile, check, check_claims, desired, key_of, mark_created, parse)
 
 TOPO = {
     "namespaces": [{"name": "red"}, {"name": "blue"}],
@@ -48,37 +49,80 @@ def test_interface_names_are_unique_per_namespace_across_bridges_and_veths():
     checked({"namespaces": [{"name": "x"}], "bridges": [{"name": "br0"}, {"name": "br0", "netns": "x"}]})
 
 
+def recorded_of(topo, created=()):
+    items, unused = checked(topo)
+    return {key_of(r): {"path": p, "params": params, "resource": r, "created": getattr(r, "name", None) in created}
+            for p, params, r in items}
+
+
 def test_absent_plans_in_reverse_dependency_order_including_what_was_recorded():
     items, unused = checked(TOPO)
-    recorded_items, unused = checked({"namespaces": [{"name": "old"}]})
-    recorded = {key_of(r): {"path": p, "params": params, "resource": r} for p, params, r in recorded_items}
-    ordered, record = desired(items, None, "absent", recorded, prune=False)
+    recorded = recorded_of(dict(TOPO, namespaces=[{"name": "red"}, {"name": "blue"}, {"name": "old"}]),
+                           created={"red", "blue", "old"})
+    ordered, record, warnings = desired(items, None, "absent", recorded, prune=False)
     kinds = [r.kind for unused, r in ordered]
     # red's route goes with the namespace red; its veth has an end in the host: deleted explicitly
     assert kinds == ["port_forward", "veth", "bridge", "netns", "netns", "netns"]
-    assert all(r.state == "absent" for unused, r in ordered) and record == {}
+    assert all(r.state == "absent" for unused, r in ordered) and record == {} and warnings == []
+
+
+def test_absent_leaves_namespaces_the_topology_did_not_create_and_what_another_topology_records():
+    items, unused = checked(TOPO)
+    recorded = recorded_of(TOPO, created={"blue"})  # red existed before the topology
+    others = {("link", None, "v-net-0"): ("other", "/var/lib/netfabric/topology-other.json")}
+    ordered, unused, warnings = desired(items, None, "absent", recorded, prune=False, others=others)
+    assert [(p, r.kind) for p, r in ordered] == [
+        ("port_forwards[0]", "port_forward"), ("routes[0]", "route"), ("veths[0]", "veth"), ("namespaces[1]", "netns")]
+    assert "namespaces[0]: namespace 'red' was not created by this topology: left in place" in warnings
+    assert "bridges[0]: bridge 'v-net-0' (host) is also recorded by topology 'other': left in place" in warnings
+
+
+def test_a_resource_of_another_topology_is_refused():
+    items, unused = checked(TOPO)
+    others = {("link", None, "veth-red-br"): ("other", "/var/lib/netfabric/topology-other.json")}
+    with pytest.raises(ValidationError, match=r"veths\[0\]: interface 'veth-red-br' in the host namespace belongs to "
+                                              r"topology 'other' \(recorded in /var/lib/netfabric/topology-other.json\)"):
+        check_claims(items, others)
+    check_claims(items, {})
 
 
 def test_without_prune_dropped_resources_stay_recorded_and_with_prune_they_go_first():
     items, unused = checked(TOPO)
-    recorded_items, unused = checked({"namespaces": [{"name": "old"}]})
-    recorded = {key_of(r): {"path": p, "params": params, "resource": r} for p, params, r in recorded_items}
-    ordered, record = desired(items, True, "present", recorded, prune=False)
+    recorded = recorded_of({"namespaces": [{"name": "old"}]}, created={"old"})
+    ordered, record, unused = desired(items, True, "present", recorded, prune=False)
     assert ("netns", "old") in record and all(r.state == "present" for unused, r in ordered)
     assert ordered[-1][0] == "forwarding"
-    ordered, record = desired(items, None, "present", recorded, prune=True)
+    ordered, record, unused = desired(items, None, "present", recorded, prune=True)
     assert ordered[0][0] == "(pruned) namespaces[0]" and ordered[0][1].state == "absent"
     assert ("netns", "old") not in record
 
 
 def test_state_file_round_trip(tmp_path):
     items, unused = checked(TOPO)
-    unused_order, record = desired(items, None, "present", {}, prune=False)
+    unused_order, record, unused = desired(items, None, "present", {}, prune=False)
+    mark_created(record, {"red"})
     state = StateFile(str(tmp_path), "walkthrough")
     state.save(record)
-    assert json.loads((tmp_path / "topology-walkthrough.json").read_text())["version"] == 1
-    assert set(state.load()) == set(record)
+    data = json.loads((tmp_path / "topology-walkthrough.json").read_text())
+    assert data["version"] == 2 and [e.get("created") for e in data["resources"][:2]] == [True, None]
+    loaded, warnings = state.load()
+    assert set(loaded) == set(record) and warnings == [] and loaded[("netns", "red")]["created"]
     state.save({})
     assert not (tmp_path / "topology-walkthrough.json").exists()
     with pytest.raises(ValidationError, match="name: topology name 'a/b' must be a plain file name"):
         StateFile(str(tmp_path), "a/b")
+
+
+@pytest.mark.parametrize("text", ["", "[]", '{"version": 2, "resources": [\n{"module": "bogus", "path": "x", '
+                                            '"params": {}}\n]}', '{"version": 2, "resources": [\n{"module": "netns", '
+                                            '"path": "namespaces[0]", "params": {"name": "red"}, "created": true},\n'
+                                            '{"module": "netns", "pa'])
+def test_a_damaged_state_file_is_a_clear_error_and_absent_reads_what_it_can(tmp_path, text):
+    (tmp_path / "topology-t.json").write_text(text)
+    state = StateFile(str(tmp_path), "t")
+    with pytest.raises(ValidationError, match=f"the state file {tmp_path}/topology-t.json cannot be read: .* run it "
+                                              "with state=absent to remove what can still be read, or move the file"):
+        state.load()
+    record, warnings = state.load(tolerant=True)
+    assert warnings and str(tmp_path / "topology-t.json") in warnings[0]
+    assert list(record) == ([("netns", "red")] if "red" in text else [])
