@@ -11,11 +11,12 @@ import ipaddress
 import signal
 from contextlib import contextmanager
 
-from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError, ValidationError
-from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import LOCK_TIMEOUT, STATE_DIR, Journal, host_lock
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import Interrupted, ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import (
+    LOCK_TIMEOUT, STATE_DIR, ForwardingUsers, Journal, host_lock)
 from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader
 from ansible_collections.netfabric.netns.plugins.module_utils.namespaces import Namespaces
-from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftError
+from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftUnavailable
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import (
     StateFile, check_claims, claims, mark_created, others_claims)
@@ -88,7 +89,7 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
         if state == "present":
             check_claims(items, others)
             topology_check(items, session.planner.reader.netns_exists, lambda netns: _subnets(session.planner, netns))
-        ordered, record, notes = topology_desired(items, forwarding, state, recorded, prune, others)
+        ordered, record, notes = topology_desired(items, forwarding, state, recorded, prune, others, name)
         warnings += notes
 
         def record_first(plan):
@@ -119,8 +120,10 @@ class _Session:
         self.check_mode = check_mode
         self.journal = Journal(state_dir)
         self.pending = self.journal.load()
+        self.forwarding_users = ForwardingUsers(state_dir)
         self.namespaces = Namespaces()
-        self.planner = Planner(KernelReader(self.namespaces, self.pending), check_mode, connection)
+        self.planner = Planner(KernelReader(self.namespaces, self.pending), check_mode, connection,
+                               self.forwarding_users)
 
     def plan_and_apply(self, resources, path_of, before_apply=None):
         """(plan, warnings): the plan of all resources, applied unless in check mode."""
@@ -129,9 +132,10 @@ class _Session:
         if plan.actions and not self.check_mode:
             creating = {(a.netns, a.args["name"]) for a in plan.actions if a.op.startswith("link_add_")}
             creating |= {(a.args["peer_netns"], a.args["peer"]) for a in plan.actions if a.op == "link_add_veth"}
-            self.journal.save(self.pending | creating)
             if before_apply is not None:
                 before_apply(plan)
+            self.journal.save(self.pending | creating)
+            self.forwarding_users.save()
             applier = Applier(self.namespaces, self.planner.reader.indexes())
             try:
                 with _signals_interrupt():
@@ -154,10 +158,6 @@ def _session(check_mode, connection, state_dir):
         yield session
     finally:
         session.close()
-
-
-class Interrupted(NetfabricError):
-    """SIGTERM or SIGINT arrived while the plan was being applied."""
 
 
 @contextmanager
@@ -199,7 +199,7 @@ def describe(netns=None):
             state.routes = {None: reader.read_routes(name)}
             try:
                 state.nft = reader.read_nft(name)[0]
-            except NftError:  # no nftables on this host: nothing of ours can be there
+            except NftUnavailable:  # no nftables on this host: nothing of ours can be there
                 state.nft = []
             states[name] = state
         nsids = _nsids(namespaces, states)
@@ -207,6 +207,9 @@ def describe(netns=None):
         namespaces.close()
     return {
         "namespaces": names,
+        "warnings": [f"/run/netns/{name} is a plain file, not a namespace (an interrupted run or ip netns add "
+                     "left it): skipped; netfabric.netns.netns with state=absent removes it"
+                     for name in namespaces.stale_names()],
         "host": _facts(states[None], states, nsids) if None in states else None,
         "netns": {name: _facts(state, states, nsids) for name, state in states.items() if name is not None},
     }

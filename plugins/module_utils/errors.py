@@ -29,3 +29,7 @@ class ValidationError(NetfabricError):
 
 class KernelError(NetfabricError):
     """The kernel refused a step of the plan."""
+
+
+class Interrupted(NetfabricError):
+    """SIGTERM or SIGINT arrived while a plan was being applied."""

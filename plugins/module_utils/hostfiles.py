@@ -18,6 +18,7 @@ import errno
 import fcntl
 import json
 import os
+import signal
 import time
 from contextlib import contextmanager
 
@@ -26,6 +27,18 @@ from ansible_collections.netfabric.netns.plugins.module_utils.errors import Netf
 STATE_DIR = "/var/lib/netfabric"
 LOCK_TIMEOUT = 300  # seconds a run waits for another one before it gives up
 _POLL = 0.1
+# Tests of crash safety set it to 'step:K' (before the K-th action) or 'write:K' (the K-th file
+# write of the run, written but not yet renamed into place) to SIGKILL the run there, or with
+# ':TERM' / ':INT' appended, to send it that signal instead.
+KILL_POINT = "NETFABRIC_KILL_AT"
+_WRITES = [0]
+
+
+def killpoint(kind, number):
+    """Signal this process when the crash-safety tests asked for it at this point."""
+    wanted = os.environ.get(KILL_POINT, "").split(":")
+    if wanted[:2] == [kind, str(number)]:
+        os.kill(os.getpid(), getattr(signal, f"SIG{wanted[2]}" if len(wanted) > 2 else "SIGKILL"))
 
 
 def ensure_dir(directory):
@@ -43,6 +56,8 @@ def write_atomically(path, text):
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        _WRITES[0] += 1
+        killpoint("write", _WRITES[0])
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -144,3 +159,69 @@ class Journal:
         ensure_dir(self.directory)
         entries = sorted(([netns, name] for netns, name in links), key=lambda e: (e[0] or "", e[1]))
         write_atomically(self.path, json.dumps({"version": 1, "links": entries}) + "\n")
+
+
+class ForwardingUsers:
+    """Forwarding sysctls the collection turned on, and the resources that need them:
+    ``forwarding.json``, {netns ("" for the host): {key: {"restore": value, "users": [...]}}}.
+
+    Only what the collection turned on is recorded: when the last user of a key goes, the
+    key gets its old value back; a key that was already on is never recorded, so never
+    turned off.
+    """
+
+    def __init__(self, directory=STATE_DIR):
+        self.directory = directory
+        self.path = os.path.join(directory, "forwarding.json")
+        self.entries = {}
+        self.dirty = False
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            self.entries = {netns: {key: {"restore": str(value["restore"]), "users": list(value["users"])}
+                                    for key, value in keys.items()}
+                            for netns, keys in data["namespaces"].items()}
+        except FileNotFoundError:
+            pass
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self.entries = {}  # torn: forget it (forwarding then stays as it is)
+
+    def turned_on(self, netns, key, restore, user):
+        self.entries.setdefault(netns or "", {})[key] = {"restore": restore, "users": [user]}
+        self.dirty = True
+
+    def join(self, netns, key, user):
+        """``user`` needs ``key`` too, where the collection turned it on."""
+        entry = self.entries.get(netns or "", {}).get(key)
+        if entry is not None and user not in entry["users"]:
+            entry["users"].append(user)
+            self.dirty = True
+
+    def leave(self, netns, user):
+        """``user`` needs forwarding no more: {key: value to restore} of the keys it was the last user of."""
+        restore = {}
+        keys = self.entries.get(netns or "", {})
+        for key, entry in list(keys.items()):
+            if user in entry["users"]:
+                entry["users"].remove(user)
+                self.dirty = True
+                if not entry["users"]:
+                    restore[key] = entry["restore"]
+                    del keys[key]
+        return restore
+
+    def forget(self, netns):
+        """The namespace is gone, and its sysctls with it."""
+        if self.entries.pop(netns or "", None) is not None:
+            self.dirty = True
+
+    def save(self):
+        if not self.dirty:
+            return
+        entries = {netns: keys for netns, keys in self.entries.items() if keys}
+        if entries:
+            ensure_dir(self.directory)
+            write_atomically(self.path, json.dumps({"version": 1, "namespaces": entries}, sort_keys=True) + "\n")
+        else:
+            remove(self.path)
+        self.dirty = False

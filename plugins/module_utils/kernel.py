@@ -22,7 +22,8 @@ import socket
 import traceback
 
 from ansible_collections.netfabric.netns.plugins.module_utils import nft
-from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError, NetfabricError
+from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import killpoint
 from ansible_collections.netfabric.netns.plugins.module_utils.model import sysctl_path
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import MARK, Link, NetnsState, RouteEntry
 from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import (
@@ -52,6 +53,8 @@ REASONS = {
 def reason(exc):
     if isinstance(exc, nft.NftError):
         return f"nftables refused it: {exc}"
+    if isinstance(exc, NetfabricError):
+        return exc.msg
     code = getattr(exc, "code", None) or getattr(exc, "errno", None)
     return REASONS.get(code, f"{exc} (errno {code})")
 
@@ -70,6 +73,9 @@ class KernelReader:
 
     def netns_exists(self, name):
         return self.ns.exists(name)
+
+    def netns_stale(self, name):
+        return self.ns.stale(name)
 
     def read(self, name):
         rtnl = self.ns.rtnl(name)
@@ -188,22 +194,26 @@ class Applier:
     def apply(self, actions):
         done = []
         fail_at = int(os.environ.get(FAILPOINT, "0") or 0)
-        for step, action in enumerate(actions, 1):
-            try:
+        action = None
+        try:
+            for step, action in enumerate(actions, 1):
+                killpoint("step", step)
                 if step == fail_at:
                     raise OSError(errno.ECANCELED, f"stopped by {FAILPOINT}={fail_at}")
                 getattr(self, "do_" + action.op)(action.netns, **action.args)
-            except BaseException as exc:  # a kernel refusal, a bug, a signal: nothing half-made stays
-                undone = self._undo()
-                details = {"completed": [a.text for a in done], "failed_step": action.text, "rolled_back": undone}
-                if isinstance(exc, (OSError, nft.NftError)):  # rtnl.NetlinkError is an OSError
-                    raise KernelError(f"{action.subject}: cannot {action.verb}: {reason(exc)}", **details) from exc
-                if isinstance(exc, Exception):
-                    raise KernelError(f"{action.subject}: cannot {action.verb}: unexpected "
-                                      f"{type(exc).__name__}: {exc}", exception=traceback.format_exc(),
-                                      **details) from exc
+                done.append(action)
+        except BaseException as exc:  # a kernel refusal, a bug, a signal: nothing half-made stays
+            undone = self._undo()
+            details = {"completed": [a.text for a in done], "failed_step": action.text if action else None,
+                       "rolled_back": undone}
+            if isinstance(exc, (OSError, NetfabricError)):  # rtnl.NetlinkError is an OSError
+                why = reason(exc)
+            elif isinstance(exc, Exception):
+                why = f"unexpected {type(exc).__name__}: {exc}"
+                details["exception"] = traceback.format_exc()
+            else:
                 raise  # KeyboardInterrupt, SystemExit: rolled back, and on its way
-            done.append(action)
+            raise KernelError(f"{action.subject}: cannot {action.verb}: {why}", **details) from exc
 
     def _undo(self):
         undone = []
@@ -236,8 +246,11 @@ class Applier:
     # one method per action op ----------------------------------------
 
     def do_netns_add(self, netns, name):
+        """Create the namespace and mark it as the collection's: its loopback gets the alias MARK
+        (a namespace has no alias of its own; its lo lives exactly as long as it)."""
         self.ns.create(name)
         self._created.append(("netns", name))
+        self.ns.rtnl(name).link_set("lo", alias=MARK)
 
     def do_netns_del(self, netns, name):
         pids = self.ns.pids(name)

@@ -41,8 +41,15 @@ def check_ifname(path, value):
         raise ValidationError(path, f"interface name must be a non-empty string, got {value!r}")
     if len(value.encode()) > IFNAMSIZ:
         raise ValidationError(path, f"interface name '{value}' is longer than {IFNAMSIZ} bytes")
-    if value in (".", "..") or any(c in value for c in "/:") or any(c.isspace() for c in value):
-        raise ValidationError(path, f"interface name '{value}' may not be '.', '..' or contain '/', ':' or whitespace")
+    if value in (".", "..") or any(c in value for c in "/:") or any(c.isspace() or not c.isprintable() for c in value):
+        raise ValidationError(path, f"interface name {value!r} may not be '.', '..' or contain '/', ':', whitespace "
+                                    "or control characters")
+    if "%" in value:
+        raise ValidationError(path, f"interface name '{value}' may not contain '%': the kernel would take it as a "
+                                    "pattern and number the link (br%d becomes br0, then br1, ...)")
+    if value in ("all", "default"):
+        raise ValidationError(path, f"interface name '{value}' is reserved: the kernel's per-interface settings "
+                                    "(net.ipv4.conf.all, net.ipv4.conf.default) use it")
     return value
 
 
@@ -59,8 +66,16 @@ def check_netns_name(path, value):
     return value
 
 
+def _no_zone(path, value):
+    """Python accepts IPv6 zone ids ('fe80::2%eth0'); the kernel reads the address back without it."""
+    if isinstance(value, str) and "%" in value:
+        raise ValidationError(path, f"'{value}' has a zone id ('%{value.split('%', 1)[1].split('/')[0]}'): give the "
+                                    "address without it (and the interface as dev where the option exists)")
+
+
 def check_cidr(path, value):
     """An interface address with its prefix, normalised: '192.168.15.1/24'."""
+    _no_zone(path, value)
     if not isinstance(value, str) or "/" not in value:
         raise ValidationError(path, f"'{value}' is not an address with a prefix length (e.g. 192.168.15.1/24)")
     try:
@@ -89,6 +104,7 @@ def check_cidr_list(path, values):
 
 
 def check_ip(path, value):
+    _no_zone(path, value)
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -99,6 +115,7 @@ def check_network(path, value):
     """A destination network; 'default' is returned as None (family decided later)."""
     if value == "default":
         return None
+    _no_zone(path, value)
     try:
         return str(ipaddress.ip_network(value, strict=True))
     except ValueError as exc:
@@ -160,10 +177,19 @@ def check_sysctls(path, values):
 
 
 def sysctl_path(key):
-    """'net.ipv4.ip_forward' -> '/proc/sys/net/ipv4/ip_forward' ('/' keeps dots in names)."""
-    if "/" in key:
+    """The file of a sysctl, read as sysctl(8) does: 'net.ipv4.ip_forward' ->
+    /proc/sys/net/ipv4/ip_forward; in the dotted form a '/' stands for a dot in a name
+    ('net.ipv6.conf.eth0/100.accept_ra' -> .../conf/eth0.100/accept_ra); a key whose first
+    separator is '/' is a path already ('net/ipv6/conf/eth0.100/accept_ra')."""
+    first = min((i for i in (key.find("."), key.find("/")) if i >= 0), default=-1)
+    if first >= 0 and key[first] == "/":
         return "/proc/sys/" + key
-    return "/proc/sys/" + key.replace(".", "/")
+    return "/proc/sys/" + key.translate(str.maketrans("./", "/."))
+
+
+def sysctl_key(*parts):
+    """A dotted sysctl key from its parts, a dot inside a part written '/' (sysctl(8)'s form)."""
+    return ".".join(part.replace(".", "/") for part in parts)
 
 
 def family_of(cidr):
@@ -198,6 +224,7 @@ class Namespace(Resource):
     loopback: Optional[bool] = True
     forwarding: Optional[bool] = None
     sysctls: Optional[dict] = None
+    if_ours: bool = False  # absent: delete it only if the collection created it (a topology's teardown)
 
     kind = "netns"
 
@@ -446,6 +473,7 @@ def ports_text(ports):
 
 def check_subnet(path, value):
     """A source network in CIDR notation; host bits are an error (10.0.0.1/24)."""
+    _no_zone(path, value)
     try:
         return str(ipaddress.ip_network(value, strict=True))
     except (ValueError, TypeError) as exc:

@@ -27,6 +27,7 @@ MS_REC = 0x4000
 MS_SHARED = 1 << 20
 MNT_DETACH = 2
 THREAD_NETNS = "/proc/thread-self/ns/net"
+_NSFS = []  # the device of the namespace filesystem, read once
 
 _LIBC = []  # loaded on first use
 _SHARED_DIRS = set()  # NETNS_DIR made a shared mount point by this process
@@ -38,6 +39,12 @@ def _libc(function, *args):
     if getattr(_LIBC[0], function)(*args) != 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))
+
+
+def _nsfs_dev():
+    if not _NSFS:
+        _NSFS.append(os.stat(THREAD_NETNS).st_dev)
+    return _NSFS[0]
 
 
 def setns(fd, nstype=CLONE_NEWNET):
@@ -89,9 +96,29 @@ class Namespaces:
         return os.path.join(self.directory, name)
 
     def exists(self, name):
-        return name is None or os.path.exists(self.path(name))
+        """Whether the namespace is there; a stale file (see ``stale``) is not a namespace."""
+        return name is None or self._kind(name) == "netns"
+
+    def stale(self, name):
+        """Whether /run/netns/NAME is a plain file: a run killed between creating the file and the
+        bind mount (``ip netns add`` has the same window) leaves one; entering it gives EINVAL."""
+        return name is not None and self._kind(name) == "stale"
+
+    def _kind(self, name):
+        try:
+            st = os.stat(self.path(name))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return "netns" if st.st_dev == _nsfs_dev() else "stale"
 
     def names(self):
+        """The namespaces, without stale files (``stale_names``)."""
+        return [name for name in self._entries() if self._kind(name) == "netns"]
+
+    def stale_names(self):
+        return [name for name in self._entries() if self._kind(name) == "stale"]
+
+    def _entries(self):
         try:
             return sorted(os.listdir(self.directory))
         except FileNotFoundError:
@@ -130,10 +157,14 @@ class Namespaces:
         return self._fds[name]
 
     def create(self, name):
-        """Like ``ip netns add NAME``; FileExistsError when the name is taken."""
+        """Like ``ip netns add NAME``; FileExistsError when the name is taken. A stale file of that
+        name is replaced. (The file cannot be bind-mounted elsewhere and renamed into place: a
+        mount point cannot be renamed, EBUSY; so a kill right after creating it leaves a stale file.)"""
         os.makedirs(self.directory, mode=0o755, exist_ok=True)
         _share(self.directory)
         path = self.path(name)
+        if self.stale(name):
+            os.unlink(path)
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
         try:
             _libc("unshare", CLONE_NEWNET)  # this thread now sits in a new namespace ...

@@ -45,6 +45,10 @@ class NftError(NetfabricError):
     """nftables refused a command or cannot be used on this host."""
 
 
+class NftUnavailable(NftError):
+    """nftables is not installed on this host (so no rule of the collection can be there)."""
+
+
 # ------------------------------------------------------------------ rules
 
 
@@ -237,10 +241,11 @@ def helper_rules(rules):
 class Table:
     """The table of one namespace: as read, and as this run will leave it."""
 
-    def __init__(self, rules=(), foreign_drops=()):
+    def __init__(self, rules=(), foreign_drops=(), foreign_forwarders=()):
         self.read = list(rules)
         self.rules = list(rules)  # desired, kept in canonical order
         self.foreign_drops = list(foreign_drops)  # 'ip filter FORWARD': other tables' forward chains with policy drop
+        self.foreign_forwarders = list(foreign_forwarders)  # 'ip nat': other tables hooked to forward or postrouting
         self.committed = list(rules)  # what the actions planned so far leave
 
     def owned(self, identity):
@@ -295,7 +300,7 @@ class Nft:
         except (ImportError, OSError):
             self._lib = None
             if shutil.which("nft") is None:
-                raise NftError("nftables is required on the target host: install the Debian package nftables "
+                raise NftUnavailable("nftables is required on the target host: install the Debian package nftables "
                                "(and python3-nftables or, in a virtual environment, pip-nftables)") from None
 
     def run(self, commands):
@@ -312,26 +317,36 @@ class Nft:
         return (output or {}).get("nftables", []) if isinstance(output, dict) else []
 
     def read_table(self):
-        """(rules, foreign forward chains with policy drop) of this namespace."""
-        try:
-            chains = self.run([{"list": {"chains": {}}}])
-        except NftError:
-            chains = []
+        """(rules, foreign forward chains with policy drop, foreign tables that route or NAT) of this
+        namespace. A failure to read is an error: taken for an empty table, the next write would
+        replace the table and lose every other resource's rules."""
+        chains = self.run([{"list": {"chains": {}}}])
         ours = False
         drops = []
+        forwarders = []
         for item in chains:
             chain = item.get("chain")
             if not chain:
                 continue
             if chain.get("family") == FAMILY and chain.get("table") == TABLE:
                 ours = True
-            elif chain.get("hook") == "forward" and chain.get("policy") == "drop":
+                continue
+            if chain.get("hook") == "forward" and chain.get("policy") == "drop":
                 drops.append(f"{chain['family']} {chain['table']} {chain['name']}")
+            if chain.get("hook") in ("forward", "postrouting"):
+                table = f"{chain['family']} {chain['table']}"
+                if table not in forwarders:
+                    forwarders.append(table)
         if not ours:
-            return [], drops
-        listing = self.run([{"list": {"table": {"family": FAMILY, "name": TABLE}}}])
+            return [], drops, forwarders
+        try:
+            listing = self.run([{"list": {"table": {"family": FAMILY, "name": TABLE}}}])
+        except NftError as exc:
+            if "No such file or directory" in str(exc):  # removed since the chains were listed
+                return [], drops, forwarders
+            raise
         rules = [Rule.from_json(item["rule"]) for item in listing if "rule" in item]
-        return rules, drops  # kernel order: a table out of order is rewritten
+        return rules, drops, forwarders  # kernel order: a table out of order is rewritten
 
 
 def _first_error(error):

@@ -24,6 +24,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils.model import (
     family_of,
     is_link_local_v6,
     join,
+    sysctl_key,
 )
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import MARK, Link, NetnsState, RouteEntry
 
@@ -72,12 +73,14 @@ class Plan:
 class Planner:
     """Plans resources one after another against one lazily read view of the host."""
 
-    def __init__(self, reader, check_mode=False, connection=None):
+    def __init__(self, reader, check_mode=False, connection=None, forwarding_users=None):
         """connection: what is known of Ansible's connection (guard.Connection); None (library
-        use, tests of planning alone) guards nothing."""
+        use, tests of planning alone) guards nothing. forwarding_users: the record of forwarding
+        sysctls the collection turned on (hostfiles.ForwardingUsers); None keeps none."""
         self.reader = reader
         self.check_mode = check_mode
         self.connection = connection
+        self.forwarding_users = forwarding_users
         self.plan = Plan()
         self._namespaces = {}  # name -> NetnsState, or None when it does not exist
         self._host_links = None  # the host namespace's links as read, before planning changed them
@@ -216,13 +219,24 @@ class Planner:
         ns = self.namespace(r.name, join(path, "name"), required=False)
         subject = f"namespace '{r.name}'"
         before = {"name": r.name, "state": "absent" if ns is None else "present"}
+        stale = ns is None and self.reader.netns_stale(r.name)
         if r.state == "absent":
-            if ns is not None:
+            if stale:
+                self.add("netns_del", None, subject, f"remove the stale file /run/netns/{r.name} (an interrupted "
+                         "run or ip netns add left it)", name=r.name)
+            lo = ns.links.get("lo") if ns is not None else None
+            if ns is not None and r.if_ours and not (lo is not None and lo.ours):
+                self.plan.warnings.append(f"{join(path, 'name')}: namespace '{r.name}' was not created by "
+                                          "netfabric.netns: left in place")
+            elif ns is not None:
                 self.add("netns_del", None, subject, "delete", name=r.name)
                 self._namespaces[r.name] = None
+                if self.forwarding_users is not None:
+                    self.forwarding_users.forget(r.name)
             return before, {"name": r.name, "state": "absent"}
         if ns is None:
-            self.add("netns_add", None, subject, "create", name=r.name)
+            self.add("netns_add", None, subject, "create" + (f" (replacing the stale file /run/netns/{r.name})"
+                                                             if stale else ""), name=r.name)
             ns = self._namespaces[r.name] = NetnsState(r.name, planned=True)
             ns.links["lo"] = Link("lo", None, mtu=65536)
         after = {"name": r.name, "state": "present"}
@@ -343,9 +357,9 @@ class Planner:
         if a is None:
             return view
         b = pns.links.get(r.peer) if pns is not None else None
-        view.update(state="present", mtu=a.mtu, up=a.up, addresses=sorted(a.addresses), bridge=a.master)
+        view.update(state="present", mtu=a.mtu, up=a.up, addresses=_shown(a, r.addresses), bridge=a.master)
         if b is not None and _paired(a, b, ns, pns):
-            view.update(peer=r.peer, peer_netns=r.peer_netns, peer_addresses=sorted(b.addresses),
+            view.update(peer=r.peer, peer_netns=r.peer_netns, peer_addresses=_shown(b, r.peer_addresses),
                         peer_bridge=b.master, peer_up=b.up)
         return view
 
@@ -483,22 +497,22 @@ class Planner:
     def plan_address(self, r, path):
         ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
         link = ns.links.get(r.interface) if ns is not None else None
-        before = {"interface": r.interface, "netns": r.netns, "addresses": sorted(link.addresses) if link else []}
+        before = {"interface": r.interface, "netns": r.netns, "addresses": _shown(link, r.addresses) if link else []}
         subject = f"interface '{r.interface}' ({_short(r.netns)})"
         if r.state == "absent":
             for cidr in r.addresses:
-                if link is not None and cidr in link.addresses:
+                if link is not None and (cidr in link.addresses or cidr in link.link_local):
                     self.guard_address(link, ns, cidr, r.force, join(path, "addresses"))
                     self.add("addr_del", r.netns, subject, f"remove address {cidr}", name=r.interface, cidr=cidr)
-                    link.addresses.remove(cidr)
+                    (link.addresses if cidr in link.addresses else link.link_local).remove(cidr)
         else:
             link = self.existing_link(ns, r.interface, join(path, "interface"))
             for cidr in r.addresses:
-                if cidr not in link.addresses:
+                if cidr not in link.addresses and cidr not in link.link_local:
                     self.add("addr_add", r.netns, subject, f"add address {cidr}", name=r.interface, cidr=cidr)
                     link.addresses.append(cidr)
         return before, {"interface": r.interface, "netns": r.netns,
-                        "addresses": sorted(link.addresses) if link else []}
+                        "addresses": _shown(link, r.addresses) if link else []}
 
     def plan_route(self, r, path):
         ns = self.namespace(r.netns, join(path, "netns"), required=r.state == "present")
@@ -553,9 +567,9 @@ class Planner:
                     self.guard_address(link, ns, cidr, r.force, join(path, "addresses"))
                     self.add("addr_del", ns.name, subject, f"remove address {cidr}", name=link.name, cidr=cidr)
             for cidr in addresses:
-                if cidr not in link.addresses:
+                if cidr not in link.addresses and cidr not in link.link_local:
                     self.add("addr_add", ns.name, subject, f"add address {cidr}", name=link.name, cidr=cidr)
-            link.addresses = list(addresses) + [a for a in link.addresses if is_link_local_v6(a)]
+            link.addresses = list(addresses) + [a for a in link.addresses if is_link_local_v6(a) and a not in addresses]
         if mtu is not None and link.mtu != mtu:
             self.guard(link, ns, "change the MTU of", r.force, join(path, "mtu"))
             self.add("link_set", ns.name, subject, f"set mtu {mtu}", name=link.name, mtu=mtu)
@@ -586,7 +600,7 @@ class Planner:
         """Whether ``identity`` has rules here; False where nftables is not installed."""
         try:
             return bool(self.nft_table(ns).owned(identity))
-        except nft.NftError:
+        except nft.NftUnavailable:
             return False
 
     def _plan_rules(self, ns, identity, rules):
@@ -603,24 +617,63 @@ class Planner:
             self.add("nft_rule", ns.name, subject, verb, rules=table, commit=False)
         return before, [rule.text for rule in table.owned(identity)], bool(steps)
 
-    def _forwarding(self, ns, family, path, uplink=None):
+    def _need_forwarding(self, ns, r, path, uplink=None):
+        """A resource with ``forwarding`` (masquerade, port forward) turns routing on while it is
+        present; when it goes (or stops asking), what the collection turned on for it goes back."""
+        if r.state == "present" and r.forwarding:
+            self._forwarding(ns, r.family, join(path, "forwarding"), uplink=uplink, user=r.identity)
+        else:
+            self._release_forwarding(ns, r.identity)
+
+    def _release_forwarding(self, ns, user):
+        """Turn back off what the collection turned on, once its last user is gone, unless another
+        firewall (Docker, libvirt, firewalld) may route through it."""
+        if self.forwarding_users is None or ns.planned:
+            return
+        for key, value in sorted(self.forwarding_users.leave(ns.name, user).items()):
+            if self.sysctl(ns, key, "forwarding") == value:
+                continue
+            others = self.nft_table(ns).foreign_forwarders if self._has_nft(ns) else []
+            if others:
+                self.plan.warnings.append(f"{key} in {where(ns.name)} stays {self.sysctl(ns, key, 'forwarding')}: "
+                                          f"netfabric.netns turned it on and no longer needs it, but table "
+                                          f"{others[0]} may (turn it off by hand if nothing does)")
+                continue
+            self.add("sysctl_set", ns.name, f"namespace '{ns.name}'" if ns.name else "the host namespace",
+                     f"set {key}={value} (as before netfabric.netns turned it on)", key=key, value=value)
+            ns.sysctls[key] = value
+
+    def _has_nft(self, ns):
+        try:
+            self.nft_table(ns)
+            return True
+        except nft.NftUnavailable:
+            return False
+
+    def _forwarding(self, ns, family, path, uplink=None, user=None):
         """Routing on in the namespace; for IPv6 first accept_ra=2 on the uplinks (``uplink``,
         else the devices of the IPv6 default routes), or forwarding=1 makes them ignore
-        router advertisements (and lose a SLAAC route)."""
+        router advertisements (and lose a SLAAC route). ``user``: the resource that needs it,
+        recorded where the collection turns it on."""
         subject = f"namespace '{ns.name}'" if ns.name else "the host namespace"
         if family == 6:
             for dev in [uplink] if uplink else self._ipv6_default_devs(ns):
                 link = ns.links.get(dev)
                 if link is None or link.index is None:
                     continue
-                key = f"net.ipv6.conf.{dev}.accept_ra"
+                key = sysctl_key("net", "ipv6", "conf", dev, "accept_ra")
                 if self.sysctl(ns, key, path) == "1":
                     self.add("sysctl_set", ns.name, subject, f"set {key}=2", key=key, value="2")
                     ns.sysctls[key] = "2"
         key = "net.ipv4.ip_forward" if family == 4 else "net.ipv6.conf.all.forwarding"
-        if self.sysctl(ns, key, path) != "1":
+        current = self.sysctl(ns, key, path)
+        if current != "1":
             self.add("sysctl_set", ns.name, subject, f"set {key}=1", key=key, value="1")
             ns.sysctls[key] = "1"
+            if self.forwarding_users is not None and user and not ns.planned:
+                self.forwarding_users.turned_on(ns.name, key, current, user)
+        elif self.forwarding_users is not None and user:
+            self.forwarding_users.join(ns.name, key, user)
 
     def _warn_foreign_drops(self, ns, what, family):
         for chain in self.nft_table(ns).foreign_drops:
@@ -657,9 +710,9 @@ class Planner:
 
         fields = {"source": r.source, "out_interface": r.out_interface, "netns": r.netns}
         ns, before, after, unused = self._plan_owner(r, path, fields, rules)
+        if ns is not None:
+            self._need_forwarding(ns, r, path, uplink=r.out_interface)
         if ns is not None and r.state == "present":
-            if r.forwarding:
-                self._forwarding(ns, r.family, join(path, "forwarding"), uplink=r.out_interface)
             self._warn_foreign_drops(ns, f"traffic from {r.source}", r.family)
             after["forwarding"] = r.forwarding
         return before, after
@@ -677,9 +730,9 @@ class Planner:
             first, last = r.ports
             self.add("conntrack_flush", ns.name, r.describe(), f"forget conntrack entries of udp ports {r.port_text}",
                      protocol="udp", first=first, last=last, keep=r.destination if r.state == "present" else None)
+        if ns is not None:
+            self._need_forwarding(ns, r, path)
         if ns is not None and r.state == "present":
-            if r.forwarding:
-                self._forwarding(ns, r.family, join(path, "forwarding"))
             self._warn_foreign_drops(ns, f"traffic to {r.destination}", r.family)
             after.update(forwarding=r.forwarding, destination=r.destination,
                          destination_port=r.destination_port or r.ports[0], in_interface=r.in_interface)
@@ -690,10 +743,13 @@ class Planner:
         ns = self.namespace(None, path)
         families = (4, 6) if r.ipv6 else (4,)
         before = {key: self.sysctl(ns, key, path) for key in _FORWARDING_KEYS[:len(families)]}
-        if r.enabled:
+        if r.state == "absent":
+            self._release_forwarding(ns, r.owner)
+        elif r.enabled:
             for family in families:
-                self._forwarding(ns, family, path)
+                self._forwarding(ns, family, path, user=r.owner)
         else:
+            self._release_forwarding(ns, r.owner)
             for key in before:
                 if self.sysctl(ns, key, path) != "0":
                     self.add("sysctl_set", None, "the host namespace", f"set {key}=0", key=key, value="0")
@@ -762,10 +818,15 @@ def _paired(a, b, ns, pns):
             and (a.peer_nsid is None) == same and (b.peer_nsid is None) == same)
 
 
+def _shown(link, declared):
+    """The addresses of a link as views show them: IPv6 link-local ones only where declared."""
+    return sorted(set(link.addresses) | {a for a in link.link_local if a in (declared or ())})
+
+
 def _link_view(r, link):
     view = {"name": r.name, "netns": r.netns, "state": "absent"}
     if link is not None:
-        view.update(state="present", mtu=link.mtu, up=link.up, addresses=sorted(link.addresses))
+        view.update(state="present", mtu=link.mtu, up=link.up, addresses=_shown(link, r.addresses))
         if link.kind == "bridge":
             view.update(stp=link.stp, vlan_filtering=link.vlan_filtering)
     return view

@@ -18,6 +18,7 @@ import ipaddress
 import json
 import os
 from dataclasses import dataclass, replace
+from typing import Optional
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -48,12 +49,13 @@ KEYS = ["forwarding"] + LIST_NAMES
 class Forwarding(Resource):
     """Routing in the host namespace (the topology's top-level ``forwarding``)."""
 
-    enabled: bool
+    enabled: Optional[bool]
     ipv6: bool = False
+    owner: str = "topology"  # who needs it, in the record of what the collection turned on
+    state: str = "present"
 
     kind = "forwarding"
     netns = None
-    state = "present"
 
     def describe(self):
         return "the host namespace"
@@ -297,7 +299,7 @@ def mark_created(record, namespaces):
 # ------------------------------------------------------------------ plan order
 
 
-def desired(items, forwarding, state, recorded, prune, others=None):
+def desired(items, forwarding, state, recorded, prune, others=None, name="default"):
     """(resources to plan in order, the record to keep afterwards, warnings).
 
     present: what an earlier run recorded and this one no longer declares is removed
@@ -315,34 +317,38 @@ def desired(items, forwarding, state, recorded, prune, others=None):
                if isinstance(entry["resource"], Namespace) and entry.get("created")}
 
     def removable(path, resource):
-        if isinstance(resource, Namespace) and resource.name not in created:
-            warnings.append(f"{path}: namespace '{resource.name}' was not created by this topology: left in place")
-            return False
         taken = sorted(others[c][0] for c in claims(resource) if c in others)
         if taken:
             warnings.append(f"{path}: {resource.describe()} is also recorded by topology '{taken[0]}': left in place")
-            return False
-        return True
+            return None
+        if isinstance(resource, Namespace) and resource.name not in created:
+            # not recorded as made by this topology (an older or damaged record): the planner
+            # deletes it only if the collection made it (the mark on its loopback)
+            return replace(resource, if_ours=True)
+        return resource
 
     if state == "absent":
         everything = [(path, r) for path, unused, r in items] + [(entry["path"], entry["resource"]) for entry in dropped]
         ordered = sorted(everything, key=lambda pr: -_rank(pr[1]))
-        ordered = [(path, r) for path, r in ordered if removable(path, r)]
-        return [(path, replace(r, state="absent")) for path, r in _outside_removed_namespaces(ordered)], {}, warnings
+        ordered = [(path, removable(path, r)) for path, r in ordered]
+        ordered = [(path, r) for path, r in ordered if r is not None]
+        ordered = [(path, replace(r, state="absent")) for path, r in _outside_removed_namespaces(ordered)]
+        return ordered + [("forwarding", Forwarding(None, owner=f"topology {name}", state="absent"))], {}, warnings
     plan = []
     record = {key: {"path": path, "params": params, "resource": r,
                     "created": bool(recorded.get(key, {}).get("created"))}
               for key, (path, params, r) in declared.items() if r.state == "present"}
     if prune:
         for entry in sorted(dropped, key=lambda e: -_rank(e["resource"])):
-            if removable(entry["path"], entry["resource"]):
-                plan.append((f"(pruned) {entry['path']}", replace(entry["resource"], state="absent")))
+            resource = removable(entry["path"], entry["resource"])
+            if resource is not None:
+                plan.append((f"(pruned) {entry['path']}", replace(resource, state="absent")))
     else:
         for entry in dropped:
             record[key_of(entry["resource"])] = entry
     plan += [(path, r) for path, unused, r in items]
     if forwarding is not None:
-        plan.append(("forwarding", Forwarding(forwarding, ipv6)))
+        plan.append(("forwarding", Forwarding(forwarding, ipv6, owner=f"topology {name}")))
     return plan, record, warnings
 
 
@@ -352,7 +358,7 @@ def _outside_removed_namespaces(ordered):
     with it, like `ip netns del` takes it: no need to read and delete it piece by piece.
     A veth with an end outside is deleted explicitly: a process still running in the
     namespace would keep the namespace, and so that end, alive."""
-    removed = {r.name for unused, r in ordered if isinstance(r, Namespace)}
+    removed = {r.name for unused, r in ordered if isinstance(r, Namespace) and not r.if_ours}
     kept = []
     for path, resource in ordered:
         inside = [getattr(resource, "netns", None)]

@@ -217,7 +217,10 @@ def main():
         name = check_netns_name("netns", module.params["netns"])
     except ValidationError as exc:
         module.fail_json(msg=exc.msg)
-    module.exit_json(changed=False, **describe(name))
+    facts = describe(name)
+    for warning in facts.pop("warnings"):
+        module.warn(warning)
+    module.exit_json(changed=False, **facts)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,9 @@ class NftReader:
         self.sysctls = sysctls or {}
         self.nft_reads = 0
 
+    def netns_stale(self, name):
+        return False
+
     def netns_exists(self, name):
         return name is None
 

@@ -21,6 +21,9 @@ class FakeReader:
         self.sysctls = sysctls or {}
         self.reads = []
 
+    def netns_stale(self, name):
+        return False
+
     def netns_exists(self, name):
         return name in self.namespaces
 

@@ -62,19 +62,19 @@ def test_absent_plans_in_reverse_dependency_order_including_what_was_recorded():
     ordered, record, warnings = desired(items, None, "absent", recorded, prune=False)
     kinds = [r.kind for unused, r in ordered]
     # red's route goes with the namespace red; its veth has an end in the host: deleted explicitly
-    assert kinds == ["port_forward", "veth", "bridge", "netns", "netns", "netns"]
+    assert kinds == ["port_forward", "veth", "bridge", "netns", "netns", "netns", "forwarding"]
     assert all(r.state == "absent" for unused, r in ordered) and record == {} and warnings == []
 
 
-def test_absent_leaves_namespaces_the_topology_did_not_create_and_what_another_topology_records():
+def test_absent_leaves_what_another_topology_records_and_checks_namespaces_it_did_not_record_as_made():
     items, unused = checked(TOPO)
-    recorded = recorded_of(TOPO, created={"blue"})  # red existed before the topology
+    recorded = recorded_of(TOPO, created={"blue"})  # red: not recorded as made (an older or damaged record)
     others = {("link", None, "v-net-0"): ("other", "/var/lib/netfabric/topology-other.json")}
     ordered, unused, warnings = desired(items, None, "absent", recorded, prune=False, others=others)
-    assert [(p, r.kind) for p, r in ordered] == [
-        ("port_forwards[0]", "port_forward"), ("routes[0]", "route"), ("veths[0]", "veth"), ("namespaces[1]", "netns")]
-    assert "namespaces[0]: namespace 'red' was not created by this topology: left in place" in warnings
-    assert "bridges[0]: bridge 'v-net-0' (host) is also recorded by topology 'other': left in place" in warnings
+    assert [(p, r.kind, getattr(r, "if_ours", None)) for p, r in ordered] == [
+        ("port_forwards[0]", "port_forward", None), ("routes[0]", "route", None), ("veths[0]", "veth", None),
+        ("namespaces[0]", "netns", True), ("namespaces[1]", "netns", False), ("forwarding", "forwarding", None)]
+    assert warnings == ["bridges[0]: bridge 'v-net-0' (host) is also recorded by topology 'other': left in place"]
 
 
 def test_a_resource_of_another_topology_is_refused():
