@@ -88,7 +88,8 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
         others = others_claims(state_dir, name)
         if state == "present":
             check_claims(items, others)
-            topology_check(items, session.planner.reader.netns_exists, lambda netns: _subnets(session.planner, netns))
+            topology_check(items, session.planner.reader.netns_exists, lambda netns: _subnets(session.planner, netns),
+                           forwarding)
         ordered, record, notes = topology_desired(items, forwarding, state, recorded, prune, others, name)
         warnings += notes
 

@@ -228,11 +228,11 @@ class Applier:
                 pass
         return undone
 
-    def _mark(self, netns, name):
+    def _mark(self, netns, name, mtu=None):
         """Record a link this run made, and give it the alias MARK (a second request: the kernel
-        ignores an alias in the creating one)."""
+        ignores an alias in the creating one), and ``mtu`` if given."""
         self._created.append(("link", netns, name))
-        self.ns.rtnl(netns).link_set(name, alias=MARK)
+        self.ns.rtnl(netns).link_set(name, alias=MARK, mtu=mtu)
 
     def _index(self, netns, name):
         key = (netns, name)
@@ -272,8 +272,10 @@ class Applier:
         self.ns.rtnl(peer_netns).link_set(peer, alias=MARK)
 
     def do_link_add_bridge(self, netns, name, mtu=None):
-        self.ns.rtnl(netns).link_add(name, "bridge", mtu=mtu)
-        self._mark(netns, name)
+        # The MTU is set after creation: one given in the creating request is not "set by the
+        # user" to the kernel, which lowers it to the smallest port's as soon as a port joins.
+        self.ns.rtnl(netns).link_add(name, "bridge")
+        self._mark(netns, name, mtu=mtu)
 
     def do_link_add_vxlan(self, netns, name, vni, dstport, local=None, dev=None, mtu=None):
         data = vxlan_data(vni, dstport, local, self._index(netns, dev) if dev else None)

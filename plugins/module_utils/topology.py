@@ -122,10 +122,16 @@ def validate_item(path, module, raw):
     return result.validated_parameters
 
 
-def check(items, netns_exists, existing_subnets):
+def check(items, netns_exists, existing_subnets, forwarding=None):
     """Cross-item checks; the two callbacks read the host (namespaces, connected subnets).
     A bridge that is not declared must exist: the planner checks that, with the item's path."""
     present = [(p, r) for p, unused, r in items if r.state == "present"]
+    if forwarding is False:
+        for path, resource in present:
+            if isinstance(resource, (Masquerade, PortForward)) and resource.forwarding and resource.netns is None:
+                raise ValidationError("forwarding", f"false turns routing off in the host namespace, but {path} needs "
+                                                    "it on (set forwarding: false on it, or leave the top-level "
+                                                    "forwarding out)")
     _check_duplicates(items)
     declared_ns = {r.name for p, r in present if isinstance(r, Namespace)}
     for path, resource in present:
