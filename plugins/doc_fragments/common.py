@@ -57,18 +57,46 @@ attributes:
 options:
   force:
     description:
-      - Enslave, move or delete an interface even when it carries the address Ansible uses to reach
-        the host (see O(connection_address)). Without it the module refuses, so a typo cannot cut the
-        host off.
+      - Make a change even when it would cut the path Ansible uses to reach the host, or delete a link that
+        netfabric.netns did not create. Without it the module refuses (or, for O(state=absent) of a link it did not
+        create, only removes what was declared on it and leaves the link), so a typo cannot cut the host off or
+        destroy somebody else's interface.
+      - The path is the interface that carries the address Ansible connects to (O(connection_address)), the ports
+        of that interface when it is a bridge, the parent of a VLAN or macvlan interface on it, and the route to
+        the controller (O(controller_address)) with its interface. Refused on it without O(force) are enslaving,
+        releasing, deleting, taking down, changing the MTU, removing the connection's address, deleting or
+        replacing the route to the controller, and adding a route that takes the controller's traffic off it.
+      - When the connection's address is not an address of the host (a name that does not resolve, NAT, no
+        information), the interfaces of the default routes and every address of the host that netfabric.netns did
+        not create are the path. When the controller's address is not known, the default routes are kept.
     type: bool
     default: false
   connection_address:
     description:
-      - The address the controller uses to reach this host. The interface that carries it is never
-        enslaved, moved or deleted unless O(force=true).
-      - Filled in from C(ansible_host) by the collection's action plugin; the server address of
-        C(SSH_CONNECTION) on the host is protected too. Host names are not resolved.
-    type: str
+      - The addresses of this host that the controller connects to. Filled in by the collection's action plugin
+        from C(ansible_host), resolved on the controller (a host name too); the server side of
+        C(SSH_CONNECTION) on the host is added. A connection over loopback only (the C(local) connection plugin) has
+        no path to protect.
+    type: list
+    elements: str
+  controller_address:
+    description:
+      - The controller's addresses as this host sees them. Filled in by the collection's action plugin (the
+        source address the controller uses towards O(connection_address)); the client side of
+        C(SSH_CONNECTION) on the host is added, so C(become) dropping that variable does not switch the guard off.
+    type: list
+    elements: str
+"""
+
+    LOCK = r"""
+options:
+  lock_timeout:
+    description:
+      - Seconds to wait for another netfabric.netns run on the same host to finish. Runs on a host are
+        serialised by the root-only lock C(/var/lib/netfabric/lock); when the time runs out the module fails
+        with a message that names the lock and the process holding it. V(0) does not wait.
+    type: int
+    default: 300
 """
 
     NFTABLES = r"""
@@ -88,6 +116,8 @@ notes:
     traffic there too (with Docker, in C(DOCKER-USER)).
   - Debian's C(nftables.service) runs C(flush ruleset) when it (re)starts, which also removes this table; re-run
     the play afterwards.
-  - O(state=absent) removes the rules and leaves the forwarding sysctls as they are, since other things may rely
-    on them.
+  - Forwarding sysctls that the collection turned on are turned back off when the last resource that needed them
+    goes (removed, or with C(forwarding=false)); when it was already on, it is left on. When another table
+    routes or NATs too (Docker, libvirt, firewalld), it is left on with a warning. The record of what was turned on
+    is C(/var/lib/netfabric/forwarding.json).
 """

@@ -146,7 +146,7 @@ class Journal:
         try:
             with open(self.path, encoding="utf-8") as handle:
                 data = json.load(handle)
-            return {(netns, name) for netns, name in data["links"]}
+            return set(map(tuple, data["links"]))
         except FileNotFoundError:
             return set()
         except (ValueError, KeyError, TypeError):

@@ -301,7 +301,7 @@ class Nft:
             self._lib = None
             if shutil.which("nft") is None:
                 raise NftUnavailable("nftables is required on the target host: install the Debian package nftables "
-                               "(and python3-nftables or, in a virtual environment, pip-nftables)") from None
+                                     "(and python3-nftables or, in a virtual environment, pip-nftables)") from None
 
     def run(self, commands):
         document = {"nftables": commands}

@@ -192,7 +192,6 @@ class Planner:
         if why:
             self._refuse(path, f"{verb} {subject_text}", why)
 
-
     def add(self, op, netns, subject, verb, **args):
         self.plan.actions.append(Action(op, netns, subject, verb, args))
 

@@ -54,9 +54,14 @@ options:
     default: true
 notes:
   - A link with this name that is not a bridge is an error, never deleted or changed.
-  - O(state=absent) deletes the bridge; its ports are released, not deleted.
+  - O(state=absent) deletes the bridge if netfabric.netns created it (it carries the alias C(netfabric.netns));
+    its ports are released, not deleted. A bridge it did not create is left in place with the addresses listed in
+    O(addresses) removed, unless O(force=true).
+  - An O(mtu) is kept when ports with a smaller MTU join (the kernel lowers the MTU of a bridge that was not
+    given one to its smallest port's).
 extends_documentation_fragment:
   - netfabric.netns.common
+  - netfabric.netns.common.lock
   - netfabric.netns.common.netns
   - netfabric.netns.common.guard
   - netfabric.netns.common.attributes

@@ -38,6 +38,7 @@ notes:
   - The interface that carries the Ansible connection address is not enslaved unless O(force=true).
 extends_documentation_fragment:
   - netfabric.netns.common
+  - netfabric.netns.common.lock
   - netfabric.netns.common.netns
   - netfabric.netns.common.guard
   - netfabric.netns.common.attributes

@@ -27,6 +27,7 @@ options:
     type: str
 extends_documentation_fragment:
   - netfabric.netns.common
+  - netfabric.netns.common.lock
   - netfabric.netns.common.netns
   - netfabric.netns.common.nftables
   - netfabric.netns.common.attributes

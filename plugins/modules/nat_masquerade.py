@@ -38,6 +38,7 @@ options:
     default: true
 extends_documentation_fragment:
   - netfabric.netns.common
+  - netfabric.netns.common.lock
   - netfabric.netns.common.netns
   - netfabric.netns.common.nftables
   - netfabric.netns.common.attributes

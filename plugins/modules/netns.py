@@ -37,14 +37,22 @@ options:
       - Other C(net.*) sysctls of the namespace, for example C(net.ipv4.conf.all.rp_filter). Values are
         compared as text, booleans become C(1) and C(0).
       - Written after O(forwarding), because writing C(net.ipv4.ip_forward) resets every C(conf.*.forwarding).
-      - Use C(/) as separator to name an interface with a dot, e.g. C(net/ipv4/conf/eth0.10/rp_filter).
+      - An interface name with a dot is written as C(sysctl) writes it, with C(/) in place of that dot
+        (C(net.ipv4.conf.eth0/10.rp_filter)), or the whole key with C(/) as separator
+        (C(net/ipv4/conf/eth0.10/rp_filter)).
       - A sysctl that does not exist in the namespace is an error, found before anything changes.
     type: dict
 notes:
   - With O(state=absent) the name is removed like C(ip netns del) even while processes still run inside;
     the module warns with their PIDs. The namespace itself lives on until they exit.
+  - A plain file in C(/run/netns) (left by a run killed between creating the file and mounting the namespace on
+    it, which C(ip netns add) can leave too) is not a namespace; O(state=present) replaces it,
+    O(state=absent) removes it.
+  - A namespace the module creates has the alias C(netfabric.netns) on its C(lo), and a topology's teardown deletes
+    only namespaces that carry it or that its state file records as made.
 extends_documentation_fragment:
   - netfabric.netns.common
+  - netfabric.netns.common.lock
   - netfabric.netns.common.attributes
 seealso:
   - module: netfabric.netns.veth

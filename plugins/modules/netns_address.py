@@ -29,6 +29,7 @@ notes:
   - The address Ansible connects to is not removed unless O(force=true).
 extends_documentation_fragment:
   - netfabric.netns.common
+  - netfabric.netns.common.lock
   - netfabric.netns.common.netns
   - netfabric.netns.common.guard
   - netfabric.netns.common.attributes

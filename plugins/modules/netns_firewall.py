@@ -42,6 +42,7 @@ options:
     default: accept
 extends_documentation_fragment:
   - netfabric.netns.common
+  - netfabric.netns.common.lock
   - netfabric.netns.common.netns
   - netfabric.netns.common.nftables
   - netfabric.netns.common.attributes

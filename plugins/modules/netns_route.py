@@ -45,6 +45,8 @@ notes:
 extends_documentation_fragment:
   - netfabric.netns.common
   - netfabric.netns.common.netns
+  - netfabric.netns.common.guard
+  - netfabric.netns.common.lock
   - netfabric.netns.common.attributes
 seealso:
   - module: netfabric.netns.netns_info

@@ -62,15 +62,10 @@ options:
     default: present
   force:
     description:
-      - The default of C(force) for the items whose module has that option (veths, bridges, addresses, port forwards);
-        an item's own C(force) wins.
+      - The default of C(force) for the items whose module has that option (veths, bridges, addresses, routes, port
+        forwards, vxlans); an item's own C(force) wins. See the module of each kind for what it overrides.
     type: bool
     default: false
-  connection_address:
-    description:
-      - The address the controller uses to reach this host, filled in from C(ansible_host) by the collection's
-        action plugin. The interface that carries it is never enslaved, moved or deleted unless O(force=true).
-    type: str
   connection_port:
     description: The port the controller connects on, filled in by the action plugin; never forwarded away.
     type: int
@@ -80,13 +75,23 @@ requirements:
   - nftables on the managed host when the topology has masquerades, port forwards, policies or isolated bridges.
 notes:
   - Named namespaces live in C(/run/netns), a tmpfs; nothing here is persistent across a reboot yet. Re-run the play.
-  - Runs on one host are serialised by the lock C(/var/lib/netfabric/lock).
+  - Runs on one host are serialised by the lock C(/var/lib/netfabric/lock) (see O(lock_timeout)).
+  - The state file records what the topology may have made before anything is changed, and again when the run
+    ends, so a run killed at any moment (Ctrl-C, SIGKILL, OOM) leaves a record from which a re-run or
+    O(state=absent) converges. A damaged state file is an error naming the file; O(state=absent) then removes
+    what it can still read, with a warning.
+  - Ownership. Links the collection creates carry the interface alias C(netfabric.netns) (a namespace, on its
+    C(lo)). O(state=absent) and O(prune) delete only those; a bridge or namespace that existed before is left in
+    place (its declared addresses are removed). A resource recorded by another topology on the host is refused,
+    naming that topology; its teardown leaves it to that topology.
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Check mode computes the same action list as the real run, also on an empty host, and writes nothing.
 extends_documentation_fragment:
+  - netfabric.netns.common.guard
+  - netfabric.netns.common.lock
   - netfabric.netns.common.attributes
 seealso:
   - module: netfabric.netns.netns_info

@@ -56,20 +56,17 @@ options:
     description:
       - Turn on forwarding in O(netns) (C(net.ipv4.ip_forward=1), or C(net.ipv6.conf.all.forwarding=1) for IPv6;
         for IPv6 C(accept_ra) is first set to 2 where it is 1 on the interfaces of the IPv6 default routes).
-      - V(false) leaves the sysctls alone. O(state=absent) never turns forwarding off.
+      - V(false) leaves the sysctls alone. What this option turned on is turned back off when the last forward or
+        masquerade that needed it goes (see the notes).
     type: bool
     default: true
   force:
     description:
       - Forward the TCP port Ansible connects on (O(connection_port)) on the address Ansible connects to
-        (O(connection_address)), which would cut the controller off. Without it the module refuses.
+        (O(connection_address); every address of the host when that is not an address of the host), which would
+        cut the controller off. Without it the module refuses.
     type: bool
     default: false
-  connection_address:
-    description:
-      - The address the controller uses to reach this host; filled in from C(ansible_host) by the collection's
-        action plugin. The server address of C(SSH_CONNECTION) on the host is protected too.
-    type: str
   connection_port:
     description:
       - The port the controller connects on; filled in by the collection's action plugin (C(ansible_port), 22 for
@@ -78,6 +75,8 @@ options:
 extends_documentation_fragment:
   - netfabric.netns.common
   - netfabric.netns.common.netns
+  - netfabric.netns.common.guard
+  - netfabric.netns.common.lock
   - netfabric.netns.common.nftables
   - netfabric.netns.common.attributes
 seealso:

@@ -58,14 +58,18 @@ options:
 notes:
   - The pair is matched by name in the declared namespaces. If an end exists there but is not paired with the
     declared peer in O(peer_netns) (for example its peer was moved to another namespace by hand, or an old pair
-    uses the name), the module deletes that pair, wherever its other end is, and creates the declared pair.
-    Ends in namespaces not named in the task are not searched for.
+    uses the name), the module deletes that pair, wherever its other end is, and creates the declared pair, when
+    netfabric.netns created it (its ends carry the alias C(netfabric.netns)); an end it did not create (a
+    container's C(eth0) is a veth too) is an error unless O(force=true). Ends in namespaces not named in the task
+    are not searched for.
   - With O(state=absent), O(name) is deleted in O(netns) (its peer goes with it); if it is not there, O(peer) is
-    deleted in O(peer_netns). A link of another kind with that name is an error, never deleted.
+    deleted in O(peer_netns). A pair netfabric.netns did not create is left in place, with its declared addresses
+    removed, unless O(force=true). A link of another kind with that name is an error, never deleted.
   - An end whose namespace does not exist is an error in a real run; in check mode it is assumed to be created
     by an earlier task, with a warning.
 extends_documentation_fragment:
   - netfabric.netns.common
+  - netfabric.netns.common.lock
   - netfabric.netns.common.netns
   - netfabric.netns.common.guard
   - netfabric.netns.common.attributes

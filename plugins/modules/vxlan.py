@@ -62,8 +62,11 @@ options:
     default: true
 notes:
   - Requires nftables on the host when O(remotes) is given.
+  - O(state=absent), and a change of O(vni), O(dstport), O(local) or O(dev) (which recreates the device), delete
+    only a device netfabric.netns created (it carries the alias C(netfabric.netns)), unless O(force=true).
 extends_documentation_fragment:
   - netfabric.netns.common
+  - netfabric.netns.common.lock
   - netfabric.netns.common.netns
   - netfabric.netns.common.guard
   - netfabric.netns.common.attributes

@@ -100,8 +100,8 @@ CUTTING_TASKS = {
     "re-address the connection's bridge": task("bridge", {"name": "br0", "addresses": ["192.168.15.5/24"]}),
     "take the connection's bridge down": task("bridge", {"name": "br0", "up": False}),
     "change the MTU of the connection's bridge": task("bridge", {"name": "br0", "mtu": 1400}),
-    "remove the connection's address": task("netns_address", {"interface": "br0", "addresses": [f"{ADDRESS}/24"],
-                                                             "state": "absent"}),
+    "remove the connection's address": task("netns_address", {"interface": "br0", "state": "absent",
+                                                              "addresses": [f"{ADDRESS}/24"]}),
     "delete the default route": task("netns_route", {"dst": "default", "state": "absent"}),
     "replace the default route": task("netns_route", {"dst": "default", "dev": "v-net-0"}),
     "a topology that re-addresses br0": task("netns_topology", {"topology": {

@@ -122,8 +122,10 @@ def test_a_terminated_run_rolls_back(host, signal):
     assert host.ip("-n red link show type veth") == [] and host.ip("link show type veth") == []
 
 
-@pytest.mark.parametrize("text", ["[]", "", '{"version": 2, "resources": [{"module": "nonsense", "path": "x", '
-                                              '"params": {}}]}'])
+NONSENSE = '{"version": 2, "resources": [{"module": "nonsense", "path": "x", "params": {}}]}'
+
+
+@pytest.mark.parametrize("text", ["[]", "", NONSENSE])
 def test_a_damaged_state_file_is_a_clear_error_and_absent_still_removes(host, text):
     play = host.play([topology(WALK, "walk")])
     assert play.results[0]["changed"]
