@@ -27,10 +27,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help deps venv install lint sanity unit integration molecule test clean demo bench
+.PHONY: help deps venv install lint sanity unit integration molecule test clean demo bench soak
 
 help:
-	@echo "targets: test deps venv install lint sanity unit integration molecule demo clean"
+	@echo "targets: test deps venv install lint sanity unit integration molecule demo bench soak clean"
 
 # Debian packages the tests and the collection need (iptables: the tests prove that iptables-nft
 # rules of other tools stay intact); apt only runs when one is missing.
@@ -108,6 +108,15 @@ test:
 	$(MAKE) --no-print-directory deps venv install lint sanity unit integration molecule || rc=$$?; \
 	$(PYTHON) tools/sandbox.py stop --all || true; \
 	exit $$rc
+
+# Longer runs of the randomised tests (not part of make test): many random topologies, shrunk
+# when one fails, and more random kills of a module applying 30 namespaces.
+SOAK_EXAMPLES ?= 10
+SOAK_KILLS ?= 20
+soak: deps venv install
+	NETFABRIC_SOAK=1 NETFABRIC_PROPERTY_EXAMPLES=$(SOAK_EXAMPLES) NETFABRIC_CHAOS_RANDOM=$(SOAK_KILLS) \
+		NETFABRIC_CHAOS_SEED=$$RANDOM $(VBIN)/python -m pytest -q $(XDIST) tests/integration/test_property.py \
+		tests/integration/test_chaos.py $(PYTEST_ARGS)
 
 demo: deps venv install
 	bash tools/demo.sh
