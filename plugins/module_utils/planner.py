@@ -280,7 +280,7 @@ class Planner:
         return True
 
     def _unconfigure(self, r, ns, link, kind, addresses, path):
-        """Remove what was declared on a link the collection adopted: its listed addresses."""
+        """Remove the listed addresses from a link (one the collection adopted, or netns_address's)."""
         for cidr in addresses or ():
             if cidr in link.addresses or cidr in link.link_local:
                 self.guard_address(link, ns, cidr, r.force, path)
@@ -499,11 +499,8 @@ class Planner:
         before = {"interface": r.interface, "netns": r.netns, "addresses": _shown(link, r.addresses) if link else []}
         subject = f"interface '{r.interface}' ({_short(r.netns)})"
         if r.state == "absent":
-            for cidr in r.addresses:
-                if link is not None and (cidr in link.addresses or cidr in link.link_local):
-                    self.guard_address(link, ns, cidr, r.force, join(path, "addresses"))
-                    self.add("addr_del", r.netns, subject, f"remove address {cidr}", name=r.interface, cidr=cidr)
-                    (link.addresses if cidr in link.addresses else link.link_local).remove(cidr)
+            if link is not None:
+                self._unconfigure(r, ns, link, "interface", r.addresses, join(path, "addresses"))
         else:
             link = self.existing_link(ns, r.interface, join(path, "interface"))
             for cidr in r.addresses:
