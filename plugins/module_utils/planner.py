@@ -16,7 +16,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ansible_collections.netfabric.netns.plugins.module_utils import nft
+from ansible_collections.netfabric.netns.plugins.module_utils import netns_files, nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
     ROUTE_TABLES,
@@ -175,7 +175,9 @@ class Planner:
             if ns is not None:
                 self.add("netns_del", None, subject, "delete", name=r.name)
                 self._namespaces[r.name] = None
-            return before, {"name": r.name, "state": "absent"}
+            after = {"name": r.name, "state": "absent"}
+            netns_files.plan(self, r, subject, before, after)
+            return before, after
         if ns is None:
             self.add("netns_add", None, subject, "create", name=r.name)
             ns = self._namespaces[r.name] = NetnsState(r.name, planned=True)
@@ -200,6 +202,7 @@ class Planner:
                 if current != value:
                     self.add("sysctl_set", r.name, subject, f"set {key}={value}", key=key, value=value)
                     ns.sysctls[key] = value
+        netns_files.plan(self, r, subject, before, after)
         return before, after
 
     def _link_absent(self, r, ns, name, kind, path):
