@@ -32,8 +32,8 @@ options:
     type: str
   command:
     description:
-      - The command, as a list of arguments or as one command line split like a shell would (no shell runs it:
-        use C([/bin/sh, -c, "..."]) for pipes or redirections). Required with O(state=present).
+      - The command, as a list of arguments or as one command line split like a shell would (no shell runs it; for
+        pipes or redirections use V([/bin/sh, -c, "..."])). Required with O(state=present).
       - The program is an absolute path, or a name found in systemd's C(PATH).
       - Every argument reaches the program exactly as given (systemd's C($) and C(%) expansions are escaped).
     type: raw

@@ -192,7 +192,8 @@ state_file:
 stored_topology:
   description:
     - Where the topology is stored for the restore at boot (O(persist=true)); V(null) when it is not persisted.
-    - RV(actions) lists what the persistence changed too, as C(persist: ...) steps (in check mode, would change).
+    - RV(actions) lists what the persistence changed too (in check mode, would change), as steps that start with
+      C(persist:).
   returned: always
   type: str
   sample: /etc/netfabric/topology-walkthrough.json
