@@ -48,7 +48,7 @@ def check_dns(path, value):
             item_path = f"{join(path, key)}[{i}]"
             if key == "nameservers":
                 try:
-                    item = str(ipaddress.ip_address(str(item).split("%")[0]))
+                    item = str(ipaddress.ip_address(str(item).partition("%")[0]))
                 except ValueError:
                     raise ValidationError(item_path, f"'{item}' is not an IPv4 or IPv6 address") from None
             elif not isinstance(item, str) or not _WORD.match(item):

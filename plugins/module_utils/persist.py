@@ -368,7 +368,13 @@ def _mark(present):
 # ------------------------------------------------------------------ the entry point
 
 
-def restore(mode, out=print, retry=RETRY_SECONDS):
+def _say(line):
+    """One line of the journal (the restore's stdout)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def restore(mode, out=_say, retry=RETRY_SECONDS):
     """Converge every stored topology (boot: all of them, then the failed ones again until
     they succeed or retry seconds have passed; firewall: once, and only after the boot restore
     or a module run has applied them in this boot). Returns the exit status."""
@@ -421,19 +427,16 @@ def _foreign_imports(here):
 
 def main(argv, here=None):
     """netfabric_restore.py boot|firewall"""
-    def out(line):
-        print(line, flush=True)
-
     if len(argv) != 1 or argv[0] not in ("boot", "firewall"):
-        print("usage: netfabric_restore.py boot|firewall", file=sys.stderr)
+        sys.stderr.write("usage: netfabric_restore.py boot|firewall\n")
         return 2
     import ansible_collections.netfabric.netns.plugins.module_utils.engine  # noqa: F401  pylint: disable=unused-import
     foreign = _foreign_imports(here) if here else []
     if foreign:
-        out(f"the engine in {here} is incomplete: {', '.join(foreign)} came from elsewhere")
+        _say(f"the engine in {here} is incomplete: {', '.join(foreign)} came from elsewhere")
         return 3
     try:
-        return restore(argv[0], out)
+        return restore(argv[0])
     except ValidationError as exc:
-        out(exc.msg)
+        _say(exc.msg)
         return 1

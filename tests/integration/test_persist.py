@@ -11,14 +11,12 @@ real, in the order systemd gives them.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from conftest import VENV_PYTHON
 from helpers import LIFECYCLE_CHANGES, changed_flags, lifecycle, task
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools"))
-from sandbox import wire  # noqa: E402  pylint: disable=wrong-import-position
+from sandbox import wire  # tools/, on the path through conftest
+from test_topology import WALKTHROUGH as BASE
 
 ENGINE_DIR = "/var/lib/netfabric/engine"
 UNIT = "/etc/systemd/system/netfabric-restore.service"
@@ -28,21 +26,9 @@ LEFT_BEHIND = ("/etc/netfabric", UNIT, WANTS, "/etc/systemd/system/nftables.serv
 
 HOST_ADDRESS, OUTSIDE = "10.10.0.11", "10.10.0.1"
 RESOLV = {"nameservers": ["192.168.15.1"], "search": ["lab.test"]}
-WALKTHROUGH = {
-    "namespaces": [{"name": "red"},
-                   {"name": "blue", "dns": RESOLV, "hosts": {"db.lab.test": "192.168.15.1"}}],
-    "bridges": [{"name": "v-net-0", "addresses": ["192.168.15.5/24"]}],
-    "veths": [
-        {"name": "veth-red", "netns": "red", "addresses": ["192.168.15.1/24"], "peer": "veth-red-br",
-         "peer_bridge": "v-net-0"},
-        {"name": "veth-blue", "netns": "blue", "addresses": ["192.168.15.2/24"], "peer": "veth-blue-br",
-         "peer_bridge": "v-net-0"},
-    ],
-    "routes": [{"netns": "red", "dst": "default", "gateway": "192.168.15.5"},
-               {"netns": "blue", "dst": "default", "gateway": "192.168.15.5"}],
-    "masquerade": [{"source": "192.168.15.0/24"}],
-    "port_forwards": [{"port": 8080, "destination": "192.168.15.2", "destination_port": 80}],
-}
+# the bridge walkthrough of test_topology, blue with its own name server and hosts
+WALKTHROUGH = dict(BASE, namespaces=[{"name": "red"},
+                                     {"name": "blue", "dns": RESOLV, "hosts": {"db.lab.test": "192.168.15.1"}}])
 
 # A name server for *.lab.test in red (every A query gets DNS_ANSWER), and blue's web server,
 # which answers with what it sees: its /etc/resolv.conf and two look-ups (svc through the
