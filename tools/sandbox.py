@@ -14,6 +14,10 @@ short setup script, then waits forever (reaping orphans). Inside it:
 - its own hostname (UTS), IPC and PID namespaces: SIGKILL to its PID 1 ends
   every process inside, including those left in its named namespaces.
 
+A booted sandbox host (``SandboxHost(name, boot=True)``) runs the machine's systemd as
+its PID 1 instead, like ``systemd-nspawn --boot``: see SETUP_BOOT. ``reboot()`` throws its
+network namespace, /run and processes away and boots it again on the same disk.
+
 State lives in ``$NETFABRIC_SANDBOX_DIR`` (default ``/tmp/netfabric-sandboxes``),
 one directory per host: ``pid`` (host PID of the sandbox's PID 1), ``unshare.pid``,
 ``ready``, ``log`` and the overlay layers.
@@ -26,7 +30,8 @@ Python::
 
 CLI (standard library only, run it with ``python3 tools/sandbox.py``)::
 
-    start NAME...                 start sandbox hosts, print NAME PID
+    start [--boot] NAME...        start sandbox hosts, print NAME PID (--boot: systemd as
+                                  PID 1, see SETUP_BOOT)
     exec [--ansible] NAME -- CMD  run CMD inside (one quoted argument: /bin/sh -c;
                                   --ansible: the repository's .venv and
                                   .collections, see SandboxHost.ansible_env())
@@ -93,6 +98,86 @@ ip link set lo up
 # PID 1 stays this shell: it reaps orphans (a plain `sleep infinity` would collect zombies)
 while :; do sleep infinity & wait; done
 """
+
+# A booted host: the same namespaces plus a cgroup namespace, and systemd as PID 1. Runs as
+# PID 1 under /bin/sh like SETUP ($1 the state dir, $2 the name; $NETFABRIC_SANDBOX_REPO the
+# repository, bound read-only so the harness's .venv and .collections are there).
+# - Its disk: an overlay whose lower layer is the machine's root file system and whose upper
+#   layer stays in the state dir, so everything the host writes (/etc, /var, /usr ...) lands
+#   there and survives reboot(); /run and /tmp are fresh tmpfs at every boot.
+# - What systemd could reach of the machine is closed off the way systemd-nspawn does it: a
+#   private /dev (null, zero, full, random, urandom, tty, own devpts; /dev/console is /dev/null),
+#   sysfs read-only (no udev), /proc/sys read-only except /proc/sys/net (per network namespace),
+#   the capabilities to load modules, set the clock, do raw I/O or change audit dropped from its
+#   bounding set, and its cgroups in a subtree of their own (the Python side puts this shell
+#   there before unshare, so the cgroup namespace's root is that subtree).
+# - First boot only: the machine's own enabled units are disabled on this host's disk (it boots
+#   the distribution's defaults plus what a test enables), the console getty is masked.
+# Then it writes ready and waits for go (the caller can cable eth0 meanwhile: a NIC that exists
+# before the OS boots), and execs systemd.
+SETUP_BOOT = r"""
+set -eu
+dir=$1
+name=$2
+root=$dir/root
+mkdir -p "$dir/layers/root.upper" "$dir/layers/root.work" "$root"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$dir/layers/root.upper,workdir=$dir/layers/root.work" "$root"
+mount -t proc proc "$root/proc"
+mount --bind "$root/proc/sys" "$root/proc/sys"
+mount -o remount,bind,ro "$root/proc/sys"
+mount --bind "$root/proc/sys/net" "$root/proc/sys/net"
+mount -o remount,bind,rw "$root/proc/sys/net"
+if [ -e "$root/proc/sysrq-trigger" ]; then
+    mount --bind "$root/proc/sysrq-trigger" "$root/proc/sysrq-trigger"
+    mount -o remount,bind,ro "$root/proc/sysrq-trigger"
+fi
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
+mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$root/sys/fs/cgroup"
+mount -t tmpfs -o mode=0755,nosuid netfabric-dev "$root/dev"
+for node in null zero full random urandom tty; do
+    : > "$root/dev/$node"
+    mount --bind "/dev/$node" "$root/dev/$node"
+done
+: > "$root/dev/console"
+mount --bind /dev/null "$root/dev/console"
+mkdir "$root/dev/pts" "$root/dev/shm" "$root/dev/mqueue"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts"
+ln -s pts/ptmx "$root/dev/ptmx"
+mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm"
+mount -t mqueue mqueue "$root/dev/mqueue"
+ln -s /proc/self/fd "$root/dev/fd"
+ln -s /proc/self/fd/0 "$root/dev/stdin"
+ln -s /proc/self/fd/1 "$root/dev/stdout"
+ln -s /proc/self/fd/2 "$root/dev/stderr"
+mount -t tmpfs -o mode=0755,nosuid,nodev netfabric-run "$root/run"
+mount -t tmpfs -o mode=1777,nosuid,nodev netfabric-tmp "$root/tmp"
+mkdir -p "$root$NETFABRIC_SANDBOX_REPO" "$root$dir"
+mount --rbind "$NETFABRIC_SANDBOX_REPO" "$root$NETFABRIC_SANDBOX_REPO"
+mount -o remount,bind,ro "$root$NETFABRIC_SANDBOX_REPO"
+mount --bind "$dir" "$root$dir"
+cd "$root"
+mkdir -p .oldroot
+pivot_root . .oldroot
+umount -l /.oldroot
+rmdir /.oldroot
+cd /
+if [ ! -e "$dir/prepared" ]; then
+    for link in /etc/systemd/system/*.wants/*; do
+        [ -L "$link" ] && rm -f "$link"
+    done
+    ln -sf /dev/null /etc/systemd/system/console-getty.service
+    printf '%s\n' "$name" > /etc/hostname
+    : > "$dir/prepared"
+fi
+ip link set lo up
+: > "$dir/ready"
+while [ ! -e "$dir/go" ]; do sleep 0.02; done
+exec setpriv --bounding-set -sys_module,-sys_time,-sys_rawio,-syslog,-wake_alarm,-sys_pacct,-mac_admin,-mac_override,-block_suspend,-audit_control,-audit_read \
+    env -i container=netfabric-sandbox PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    /lib/systemd/systemd
+"""
+BOOT_TIMEOUT = 60.0
+CGROUP_PARENT = "netfabric-sandboxes"  # the booted hosts' cgroups, under the machine's cgroup2 root
 
 
 class SandboxError(RuntimeError):
@@ -182,6 +267,39 @@ def _wait_gone(pid, timeout):
     return True
 
 
+def _cgroup2_root():
+    """Mount point of the machine's cgroup2 hierarchy (unified, or hybrid's "unified"), or None."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+            for line in handle:
+                left, unused, right = line.partition(" - ")
+                if right.split()[:1] == ["cgroup2"]:
+                    return left.split()[4]
+    except OSError:
+        pass
+    return None
+
+
+def _remove_cgroup(path, timeout=STOP_TIMEOUT):
+    """Remove a booted host's cgroup tree, bottom-up, once its processes are gone; then the
+    common parent if no other host uses it."""
+    if not path or os.path.basename(os.path.dirname(path)) != CGROUP_PARENT:
+        return
+    deadline = time.monotonic() + timeout
+    while os.path.isdir(path):
+        try:
+            for dirpath, unused_dirs, unused_files in os.walk(path, topdown=False):
+                os.rmdir(dirpath)
+        except OSError as exc:  # EBUSY: a killed process has not left yet
+            if time.monotonic() > deadline:
+                raise SandboxError("cannot remove the cgroup %s: %s" % (path, exc)) from None
+            time.sleep(0.02)
+    try:
+        os.rmdir(os.path.dirname(path))
+    except OSError:
+        pass  # another booted host still has its cgroup there
+
+
 def _ensure_host_run_netns():
     """The mount point for the sandboxes' tmpfs: an empty /run/netns on the machine."""
     if not os.path.isdir("/run/netns"):
@@ -196,7 +314,7 @@ class SandboxHost:
     ``stop`` work; ``start`` refuses).
     """
 
-    def __init__(self, name, root=None):
+    def __init__(self, name, root=None, boot=False):
         if not NAME_RE.match(name or ""):
             raise SandboxError("sandbox name %r: use 1-63 letters, digits, '.', '_' or '-'" % (name,))
         self.name = name
@@ -205,6 +323,7 @@ class SandboxHost:
         self._proc = None
         self._pid = None
         self._starttime = None
+        self._boot = boot
 
     def __repr__(self):
         return "SandboxHost(%r, pid=%r)" % (self.name, self._pid)
@@ -231,6 +350,11 @@ class SandboxHost:
             raise SandboxError("sandbox %r is not running (no %s)" % (self.name, os.path.join(self.dir, "pid")))
         return self._pid
 
+    @property
+    def boot(self):
+        """True for a host whose PID 1 is systemd (asked for, or recorded by whoever started it)."""
+        return self._boot or os.path.exists(os.path.join(self.dir, "boot"))
+
     def is_running(self):
         """True when the sandbox's PID 1 is alive."""
         if self._pid is None:
@@ -238,26 +362,54 @@ class SandboxHost:
         return bool(self._pid) and _alive(self._pid, self._starttime)
 
     # -- lifecycle ---------------------------------------------------------------
-    def start(self, timeout=START_TIMEOUT):
-        """Start the sandbox and wait until its setup has finished; returns self."""
+    def start(self, timeout=START_TIMEOUT, before_boot=None, keep=False):
+        """Start the sandbox and wait until its setup has finished; returns self.
+
+        A booted host (boot=True) is ready once systemd has finished booting (its state is
+        running or degraded); ``before_boot(self)`` runs after its namespaces exist and
+        before systemd starts, e.g. to cable its eth0. keep: start again on the disk layers
+        of the last run (see reboot()).
+        """
         if self.is_running():
             raise SandboxError("sandbox %r is already running (pid %d)" % (self.name, self._pid))
         self._pid = self._starttime = None
-        for tool in ("unshare", "nsenter", "ip", "mount"):
+        boot = self.boot
+        for tool in ("unshare", "nsenter", "ip", "mount") + (("setpriv",) if boot else ()):
             if shutil.which(tool) is None:
                 raise SandboxError("sandbox %r: %s not found (install util-linux and iproute2)" % (self.name, tool))
         _ensure_host_run_netns()
-        if os.path.isdir(self.dir):
-            shutil.rmtree(self.dir)  # stale state of a dead sandbox
-        os.makedirs(self.dir, mode=0o700)
-        for sub in ("etc.upper", "etc.work", "varlib.upper", "varlib.work"):
-            os.makedirs(os.path.join(self.dir, "layers", sub))
-        cmd = ["unshare", "--net", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child",
-               "--mount-proc", "--propagation", "private", "--", "/bin/sh", "-c", SETUP, MARKER, self.dir, self.name]
-        with open(os.path.join(self.dir, "log"), "wb") as log:
+        if keep and os.path.isdir(os.path.join(self.dir, "layers")):
+            for stale in ("pid", "pid.start", "unshare.pid", "ready", "go"):
+                if os.path.exists(os.path.join(self.dir, stale)):
+                    os.unlink(os.path.join(self.dir, stale))
+        else:
+            if os.path.isdir(self.dir):
+                shutil.rmtree(self.dir)  # stale state of a dead sandbox
+            os.makedirs(self.dir, mode=0o700)
+            for sub in ("etc.upper", "etc.work", "varlib.upper", "varlib.work"):
+                os.makedirs(os.path.join(self.dir, "layers", sub))
+        env, preexec = None, None
+        if boot:
+            if not os.path.exists("/lib/systemd/systemd"):
+                raise SandboxError("sandbox %r: /lib/systemd/systemd not found (install systemd)" % self.name)
+            _write(os.path.join(self.dir, "boot"), "systemd")
+            procs = os.path.join(self._make_cgroup(), "cgroup.procs")
+
+            def preexec():  # in the cgroup before unshare: the cgroup namespace's root
+                with open(procs, "w", encoding="ascii") as handle:
+                    handle.write(str(os.getpid()))
+
+            env = dict(os.environ, NETFABRIC_SANDBOX_REPO=REPO)
+            cmd = ["unshare", "--net", "--mount", "--uts", "--ipc", "--pid", "--cgroup", "--fork", "--kill-child",
+                   "--propagation", "private", "--", "/bin/sh", "-c", SETUP_BOOT, MARKER, self.dir, self.name]
+        else:
+            cmd = ["unshare", "--net", "--mount", "--uts", "--ipc", "--pid", "--fork", "--kill-child",
+                   "--mount-proc", "--propagation", "private", "--", "/bin/sh", "-c", SETUP, MARKER, self.dir,
+                   self.name]
+        with open(os.path.join(self.dir, "log"), "ab") as log:
             # own session: a Ctrl-C meant for the caller does not reach the sandbox
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                          start_new_session=True, close_fds=True, cwd="/")
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                          preexec_fn=preexec, start_new_session=True, close_fds=True, cwd="/")
         _write(os.path.join(self.dir, "unshare.pid"), str(self._proc.pid))
         ready = os.path.join(self.dir, "ready")
         deadline = time.monotonic() + timeout
@@ -275,12 +427,66 @@ class SandboxHost:
                     self.name, self._proc.pid, children))
             self._pid = children[0]
             self._starttime = _stat(self._pid)[2]
+            _write(os.path.join(self.dir, "pid.start"), self._starttime)
+            _write(os.path.join(self.dir, "pid"), str(self._pid))
+            if boot:
+                if before_boot is not None:
+                    before_boot(self)
+                _write(os.path.join(self.dir, "go"), "")
+                self._wait_booted(max(timeout, BOOT_TIMEOUT))
         except BaseException:
             self._abort()
             raise
-        _write(os.path.join(self.dir, "pid.start"), self._starttime)
-        _write(os.path.join(self.dir, "pid"), str(self._pid))
         return self
+
+    def _make_cgroup(self):
+        """A cgroup of its own for a booted host, under CGROUP_PARENT; recorded in the state dir."""
+        base = _cgroup2_root()
+        if base is None:
+            raise SandboxError("sandbox %r: booting systemd needs a cgroup2 hierarchy; none is mounted" % self.name)
+        path = os.path.join(base, CGROUP_PARENT, "%s-%08x" % (self.name, zlib.crc32(self.dir.encode())))
+        _remove_cgroup(path)  # left by a host killed from outside
+        for unused_attempt in range(3):
+            try:
+                os.makedirs(path)
+                break
+            except FileNotFoundError:  # the parent was removed by another host's stop meanwhile
+                continue
+        _write(os.path.join(self.dir, "cgroup"), path)
+        return path
+
+    def _wait_booted(self, timeout):
+        """Wait until systemd inside has finished booting (running, or degraded)."""
+        deadline = time.monotonic() + timeout
+        state = ""
+        while True:
+            if not self.is_running():
+                raise SandboxError("sandbox %r: systemd exited while booting: %s" % (
+                    self.name, _read(os.path.join(self.dir, "log"), "")))
+            state = self.run(["systemctl", "is-system-running"], check=False, timeout=30).stdout.strip()
+            if state in ("running", "degraded"):
+                return state
+            if time.monotonic() > deadline:
+                jobs = self.run(["systemctl", "list-jobs", "--no-pager"], check=False, timeout=30).stdout
+                raise SandboxError("sandbox %r: systemd did not finish booting within %ss (%s):\n%s" % (
+                    self.name, timeout, state or "no answer", jobs))
+            time.sleep(0.05)
+
+    def reboot(self, before_boot=None, timeout=START_TIMEOUT):
+        """Power-cycle the host: every process, its network namespace (with the named ones),
+        /run and /tmp are thrown away; its disk layers (/etc, /var/lib, ...) are kept and it
+        starts again (a booted host boots again; before_boot as in start())."""
+        pid = self.pid
+        if _alive(pid, self._starttime):
+            _kill(pid)
+        if not _wait_gone(pid, STOP_TIMEOUT):
+            raise SandboxError("sandbox %r: pid %d survived SIGKILL" % (self.name, pid))
+        if self._proc is not None:
+            self._proc.wait(STOP_TIMEOUT)
+            self._proc = None
+        _remove_cgroup(_read(os.path.join(self.dir, "cgroup")))
+        self._pid = self._starttime = None
+        return self.start(timeout, before_boot=before_boot, keep=True)
 
     def _abort(self):
         if self._proc is not None and self._proc.poll() is None:
@@ -288,6 +494,10 @@ class SandboxHost:
             self._proc.wait()
         self._proc = None
         self._pid = self._starttime = None
+        try:
+            _remove_cgroup(_read(os.path.join(self.dir, "cgroup")))
+        except SandboxError:
+            pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def stop(self, timeout=STOP_TIMEOUT):
@@ -322,6 +532,7 @@ class SandboxHost:
             raise SandboxError("sandbox %r: pid %d survived SIGKILL" % (self.name, self._pid))
         self._proc = None
         self._pid = self._starttime = None
+        _remove_cgroup(_read(os.path.join(self.dir, "cgroup")), timeout)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- inside ------------------------------------------------------------------
@@ -329,10 +540,16 @@ class SandboxHost:
         """The command prefix that enters every namespace of the sandbox.
 
         Entering a mount namespace resets the working directory to "/": --wd keeps
-        cwd (default: this process's working directory) for relative paths.
+        cwd (default: this process's working directory) for relative paths. nsenter opens
+        that directory before it enters: in a booted host, whose root is its own overlay
+        (pivot_root), the directory would be unreachable from its root (getcwd() fails), so
+        there a shell changes into it once inside.
         """
-        return ["nsenter", "-t", str(self.pid), "-n", "-m", "-u", "-i", "-p",
-                "--wd=" + os.path.abspath(cwd or os.getcwd()), "--"]
+        cwd = os.path.abspath(cwd or os.getcwd())
+        enter = ["nsenter", "-t", str(self.pid), "-n", "-m", "-u", "-i", "-p"]
+        if self.boot:
+            return enter + ["--", "/bin/sh", "-c", 'cd -- "$0" && exec "$@"', cwd]
+        return enter + ["--wd=" + cwd, "--"]
 
     def command(self, cmd, cwd=None):
         """The full host command line that runs cmd (list: exec'd, str: /bin/sh -c) inside."""
@@ -448,12 +665,14 @@ def stop_all(root=None, match=None):
     for pid in strays(root):
         if not wanted((_cmdline(pid) or [""])[-1]):
             continue  # the name is the last argument of our unshare command line
+        state_dir = (_cmdline(pid) or ["", ""])[-2]
         children = _children(pid)
         for child in children:
             _kill(child)
         _kill(pid)
         for gone in [pid] + children:  # SIGKILL is not instant: wait until they are really gone
             _wait_gone(gone, STOP_TIMEOUT)
+        _remove_cgroup(_read(os.path.join(state_dir, "cgroup")))
         stopped.append("unshare:%d" % pid)
     return stopped
 
@@ -573,6 +792,7 @@ def _main(argv=None):
     parser = argparse.ArgumentParser(prog="sandbox.py", description=__doc__.split("\n", 1)[0])
     sub = parser.add_subparsers(dest="action", required=True)
     p_start = sub.add_parser("start", help="start sandbox hosts")
+    p_start.add_argument("--boot", action="store_true", help="systemd as PID 1 (see SETUP_BOOT)")
     p_start.add_argument("names", nargs="+", metavar="NAME")
     p_exec = sub.add_parser("exec", help="run a command inside a sandbox host")
     p_exec.add_argument("--ansible", action="store_true", help="environment of ansible_env()")
@@ -598,7 +818,7 @@ def _main(argv=None):
     try:
         if args.action == "start":
             for name in args.names:
-                host = SandboxHost(name).start()
+                host = SandboxHost(name, boot=args.boot).start()
                 print("%s %d" % (name, host.pid))
         elif args.action == "exec":
             cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd

@@ -21,7 +21,9 @@ requirements:
   - Linux, run as root.
   - pyroute2 >= 0.9 on the managed host (Debian 12's C(python3-pyroute2) 0.7.2 is too old; install with pip).
 notes:
-  - Named namespaces live in C(/run/netns), a tmpfs; nothing here is persistent across a reboot yet. Re-run the play.
+  - Named namespaces live in C(/run/netns), a tmpfs, and are gone after a reboot, as is what this module made in them.
+    To have a host rebuild them at boot, declare them in a topology persisted by M(netfabric.netns.netns_topology)
+    (O(netfabric.netns.netns_topology#module:persist=true); the role M(netfabric.netns.topology) does by default).
 """
 
     NETNS = r"""
@@ -114,8 +116,9 @@ notes:
   - An accept in this table cannot override a drop in another table (in nftables every drop is final). When
     another table's forward chain drops by policy (Docker sets C(FORWARD) to drop), the module warns; accept the
     traffic there too (with Docker, in C(DOCKER-USER)).
-  - Debian's C(nftables.service) runs C(flush ruleset) when it (re)starts, which also removes this table; re-run
-    the play afterwards.
+  - Debian's C(nftables.service) runs C(flush ruleset) when it starts, restarts or reloads, which also removes this
+    table. Rules of a topology persisted by M(netfabric.netns.netns_topology) come back in the same job; others need
+    the play to run again.
   - Forwarding sysctls that the collection turned on are turned back off when the last resource that needed them
     goes (removed, or with C(forwarding=false)); when it was already on, it is left on. When another table
     routes or NATs too (Docker, libvirt, firewalld), it is left on with a warning. The record of what was turned on

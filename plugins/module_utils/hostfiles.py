@@ -46,12 +46,13 @@ def ensure_dir(directory):
     os.makedirs(directory, mode=0o700, exist_ok=True)
 
 
-def write_atomically(path, text):
+def write_atomically(path, text, mode=0o600):
     """Replace ``path`` with ``text`` so that a crash leaves either the old or the new file."""
     directory = os.path.dirname(path) or "."
     tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

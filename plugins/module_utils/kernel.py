@@ -21,7 +21,7 @@ import os
 import socket
 import traceback
 
-from ansible_collections.netfabric.netns.plugins.module_utils import nft
+from ansible_collections.netfabric.netns.plugins.module_utils import netns_files, nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError, NetfabricError
 from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import killpoint
 from ansible_collections.netfabric.netns.plugins.module_utils.model import sysctl_path
@@ -326,6 +326,9 @@ class Applier:
 
     def do_route_del(self, netns, **route):
         self._route("del", netns, **route)
+
+    def do_netns_file(self, netns, path, content):
+        netns_files.apply(path, content)
 
     def do_sysctl_set(self, netns, key, value):
         with self.ns.inside(netns), open(sysctl_path(key), "w") as handle:

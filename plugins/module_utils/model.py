@@ -224,18 +224,25 @@ class Namespace(Resource):
     loopback: Optional[bool] = True
     forwarding: Optional[bool] = None
     sysctls: Optional[dict] = None
+    dns: Optional[tuple] = None  # (nameservers, search, options): /etc/netns/NAME/resolv.conf
+    hosts: Optional[tuple] = None  # ((name, address), ...): /etc/netns/NAME/hosts
     if_ours: bool = False  # absent: delete it only if the collection created it (a topology's teardown)
 
     kind = "netns"
 
     @classmethod
     def from_params(cls, p, path=""):
+        # imported here: netns_files needs join() from this module
+        from ansible_collections.netfabric.netns.plugins.module_utils.netns_files import check_dns, check_hosts
+
         return cls(
             name=check_netns_name(join(path, "name"), _required(p, "name", path)),
             state=check_state(join(path, "state"), p.get("state") or "present"),
             loopback=p.get("loopback", True),
             forwarding=p.get("forwarding"),
             sysctls=check_sysctls(join(path, "sysctls"), p.get("sysctls")),
+            dns=check_dns(join(path, "dns"), p.get("dns")),
+            hosts=check_hosts(join(path, "hosts"), p.get("hosts")),
         )
 
     def desired_sysctls(self):

@@ -16,7 +16,7 @@ import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-from ansible_collections.netfabric.netns.plugins.module_utils import nft
+from ansible_collections.netfabric.netns.plugins.module_utils import netns_files, nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.guard import Path
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
@@ -232,7 +232,9 @@ class Planner:
                 self._namespaces[r.name] = None
                 if self.forwarding_users is not None:
                     self.forwarding_users.forget(r.name)
-            return before, {"name": r.name, "state": "absent"}
+            after = {"name": r.name, "state": "absent"}
+            netns_files.plan(self, r, subject, before, after)
+            return before, after
         if ns is None:
             self.add("netns_add", None, subject, "create" + (f" (replacing the stale file /run/netns/{r.name})"
                                                              if stale else ""), name=r.name)
@@ -258,6 +260,7 @@ class Planner:
                 if current != value:
                     self.add("sysctl_set", r.name, subject, f"set {key}={value}", key=key, value=value)
                     ns.sysctls[key] = value
+        netns_files.plan(self, r, subject, before, after)
         return before, after
 
     def _link_absent(self, r, ns, name, kind, path, addresses=None):

@@ -36,6 +36,12 @@ SPECS = {
         loopback={"type": "bool", "default": True},
         forwarding={"type": "bool"},
         sysctls={"type": "dict"},
+        dns={"type": "dict", "options": {
+            "nameservers": {"type": "list", "elements": "str", "default": []},
+            "search": {"type": "list", "elements": "str", "default": []},
+            "options": {"type": "list", "elements": "str", "default": []},
+        }},
+        hosts={"type": "dict"},
     ),
     "veth": _spec(
         NETNS, STATE, FORCE,
@@ -123,10 +129,35 @@ SPECS = {
     ),
 }
 
+# netns_topology's own options (its items take the SPECS above).
+TOPOLOGY = _spec(
+    STATE, FORCE,
+    topology={"type": "dict", "default": {}},
+    name={"type": "str", "default": "default"},
+    prune={"type": "bool", "default": False},
+    persist={"type": "bool", "default": False},
+)
+
+# netns_service: a command run by systemd inside a namespace.
+SERVICE = _spec(
+    STATE,
+    name={"type": "str", "required": True},
+    netns={"type": "str"},
+    command={"type": "raw"},
+    description={"type": "str"},
+    user={"type": "str"},
+    group={"type": "str"},
+    working_directory={"type": "str"},
+    environment={"type": "dict", "default": {}},
+    restart={"type": "str", "choices": ["no", "on-success", "on-failure", "on-abnormal", "on-abort", "always"],
+             "default": "on-failure"},
+)
+
 REQUIRED_IF = {
     "veth": [("state", "present", ("peer",))],
     "port_forward": [("state", "present", ("destination",))],
     "vxlan": [("state", "present", ("vni",))],
+    "netns_service": [("state", "present", ("netns", "command"))],
 }
 
 # Modules whose action plugin (plugin_utils/connection_guard.py) passes the connection guard options.

@@ -42,9 +42,42 @@ options:
         (C(net/ipv4/conf/eth0.10/rp_filter)).
       - A sysctl that does not exist in the namespace is an error, found before anything changes.
     type: dict
+  dns:
+    description:
+      - The namespace's own resolver configuration, written to C(/etc/netns/<name>/resolv.conf). C(ip netns exec)
+        shows that file to the commands it runs as C(/etc/resolv.conf), and so do the services of
+        M(netfabric.netns.netns_service).
+      - Omitted leaves the file alone. When all three lists are empty the file is removed (if this collection wrote
+        it), and the namespace uses the host's C(/etc/resolv.conf) again.
+    type: dict
+    suboptions:
+      nameservers:
+        description: Addresses of the name servers, in order (at most 3, as the resolver uses no more).
+        type: list
+        elements: str
+        default: []
+      search:
+        description: Search domains, in order.
+        type: list
+        elements: str
+        default: []
+      options:
+        description: Resolver options, e.g. C(ndots:2), C(timeout:1), C(edns0).
+        type: list
+        elements: str
+        default: []
+  hosts:
+    description:
+      - The namespace's own hosts file, C(/etc/netns/<name>/hosts) - a dictionary of host name to address. It stands
+        in for the whole C(/etc/hosts) (in C(ip netns exec) and for M(netfabric.netns.netns_service)), so it starts
+        with the C(localhost) entries.
+      - Omitted leaves the file alone; V({}) removes it (if this collection wrote it).
+    type: dict
 notes:
   - With O(state=absent) the name is removed like C(ip netns del) even while processes still run inside;
-    the module warns with their PIDs. The namespace itself lives on until they exit.
+    the module warns with their PIDs. The namespace itself lives on until they exit. The files of O(dns) and
+    O(hosts) go too (also when the namespace is already gone, e.g. after a reboot); a file in C(/etc/netns/<name>/)
+    that this collection did not write (it has no C(# Written by netfabric.netns) first line) is never removed.
   - A plain file in C(/run/netns) (left by a run killed between creating the file and mounting the namespace on
     it, which C(ip netns add) can leave too) is not a namespace; O(state=present) replaces it,
     O(state=absent) removes it.
@@ -73,6 +106,15 @@ EXAMPLES = r"""
     forwarding: true
     sysctls:
       net.ipv4.conf.all.rp_filter: 0
+
+- name: Blue with its own name servers and host names (ip netns exec blue sees them as /etc/resolv.conf and /etc/hosts)
+  netfabric.netns.netns:
+    name: blue
+    dns:
+      nameservers: [192.168.15.1]
+      search: [lab.test]
+    hosts:
+      db.lab.test: 192.168.15.1
 
 - name: Remove the namespace blue
   netfabric.netns.netns:
@@ -112,6 +154,16 @@ netns:
       type: dict
       returned: when O(forwarding) or O(sysctls) is set
       sample: {"net.ipv4.ip_forward": "1", "net.ipv6.conf.all.forwarding": "1"}
+    resolv_conf:
+      description: The text of C(/etc/netns/<name>/resolv.conf) (V(null) - no such file).
+      type: str
+      returned: when O(dns) is set, or with O(state=absent) when the file existed
+      sample: "# Written by netfabric.netns ...\nsearch lab.test\nnameserver 192.168.15.1\n"
+    hosts:
+      description: The text of C(/etc/netns/<name>/hosts) (V(null) - no such file).
+      type: str
+      returned: when O(hosts) is set, or with O(state=absent) when the file existed
+      sample: "# Written by netfabric.netns ...\n127.0.0.1\tlocalhost\n...\n192.168.15.1\tdb.lab.test\n"
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -28,6 +28,8 @@ description:
   - When the kernel refuses a step midway, the namespaces and links this run created are removed again and the
     error names the step, the steps done and what was rolled back. Addresses, routes, sysctls and rules set before
     the failure stay; the state file keeps them, so the next run (or O(state=absent)) converges from there.
+  - With O(persist=true) the topology survives a reboot and a reload of the firewall, without Ansible; see
+    O(persist).
 options:
   topology:
     description:
@@ -66,6 +68,24 @@ options:
         forwards, vxlans); an item's own C(force) wins. See the module of each kind for what it overrides.
     type: bool
     default: false
+  persist:
+    description:
+      - Make the topology come back after a reboot, and its rules after C(nftables.service) reloads, without Ansible.
+      - V(true) stores O(topology) as given in C(/etc/netfabric/topology-<name>.json) (mode 0600, written
+        atomically) after it converged, and makes sure the host has what re-applies it - the engine files of this
+        collection version with a small entry point in C(/var/lib/netfabric/engine/<version>-<hash>/), run by the
+        Python that runs this module (it has pyroute2); the unit C(/etc/systemd/system/netfabric-restore.service),
+        enabled, which converges every stored topology at boot after C(network.target) and the firewall services and
+        before C(network-online.target); and the drop-in C(/etc/systemd/system/nftables.service.d/netfabric.conf),
+        which converges them again after C(nftables.service) starts, restarts or reloads (Debian's
+        C(/etc/nftables.conf) begins with C(flush ruleset)).
+      - V(false) (and O(state=absent)) forgets the stored topology, if there is one; what runs now is left as it is.
+        The unit, the drop-in and the engine go with the last stored topology of the host.
+      - The restore converges like a module run with O(state=present) and no O(prune), so it never removes anything.
+        Its output is in the journal (C(journalctl -u netfabric-restore -u nftables)).
+      - The role M(netfabric.netns.topology) persists by default.
+    type: bool
+    default: false
   connection_port:
     description: The port the controller connects on, filled in by the action plugin; never forwarded away.
     type: int
@@ -74,7 +94,10 @@ requirements:
   - pyroute2 >= 0.9 on the managed host.
   - nftables on the managed host when the topology has masquerades, port forwards, policies or isolated bridges.
 notes:
-  - Named namespaces live in C(/run/netns), a tmpfs; nothing here is persistent across a reboot yet. Re-run the play.
+  - Named namespaces live in C(/run/netns), a tmpfs, and the rules in the nftables table C(inet netfabric); without
+    O(persist=true) a reboot, or a restart of Debian's C(nftables.service), loses them until the play runs again.
+  - O(persist=true) needs systemd on the host for the restore to run; the files are written on any host, and
+    C(systemctl daemon-reload) runs when systemd is the init system.
   - Runs on one host are serialised by the lock C(/var/lib/netfabric/lock) (see O(lock_timeout)).
   - The state file records what the topology may have made before anything is changed, and again when the run
     ends, so a run killed at any moment (Ctrl-C, SIGKILL, OOM) leaves a record from which a re-run or
@@ -135,6 +158,18 @@ EXAMPLES = r"""
       policies:
         - {source: 10.1.10.0/24, destination: 10.1.20.0/24, protocol: tcp, port: 5432}
 
+- name: The walkthrough again, re-applied at every boot and after nftables reloads
+  netfabric.netns.netns_topology:
+    name: walkthrough
+    persist: true
+    topology:
+      namespaces: [{name: red}, {name: blue, dns: {nameservers: [192.168.15.1], search: [lab.test]}}]
+      bridges: [{name: v-net-0, addresses: [192.168.15.5/24]}]
+      veths:
+        - {name: veth-red, netns: red, addresses: [192.168.15.1/24], peer: veth-red-br, peer_bridge: v-net-0}
+        - {name: veth-blue, netns: blue, addresses: [192.168.15.2/24], peer: veth-blue-br, peer_bridge: v-net-0}
+      port_forwards: [{port: 8080, destination: 192.168.15.2, destination_port: 80}]
+
 - name: Tear it down
   netfabric.netns.netns_topology:
     name: apps
@@ -159,28 +194,27 @@ state_file:
   returned: always
   type: str
   sample: /var/lib/netfabric/topology-walkthrough.json
+stored_topology:
+  description:
+    - Where the topology is stored for the restore at boot (O(persist=true)); V(null) when it is not persisted.
+    - RV(actions) lists what the persistence changed too (in check mode, would change), as steps that start with
+      C(persist:).
+  returned: always
+  type: str
+  sample: /etc/netfabric/topology-walkthrough.json
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import connection, lock_timeout, require_pyroute2
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import TOPOLOGY, module_spec
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "topology": {"type": "dict", "default": {}},
-            "name": {"type": "str", "default": "default"},
-            "prune": {"type": "bool", "default": False},
-            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "force": {"type": "bool", "default": False},
-            **module_spec("netns_topology"),
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec={**TOPOLOGY, **module_spec("netns_topology")}, supports_check_mode=True)
     require_pyroute2(module)
+    from ansible_collections.netfabric.netns.plugins.module_utils import persist
     from ansible_collections.netfabric.netns.plugins.module_utils.engine import converge_topology
 
     params = module.params
@@ -188,11 +222,18 @@ def main():
         result = converge_topology(params["topology"], params["name"], params["state"], params["prune"],
                                    module.check_mode, connection(module), params["force"],
                                    lock_timeout=lock_timeout(module))
+        stored = persist.converge(params["name"], params["topology"], params["force"], params["state"],
+                                  params["persist"], module.check_mode, lock_timeout=lock_timeout(module))
     except NetfabricError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     for warning in result.pop("warnings"):
         module.warn(warning)
+    result["changed"] = result["changed"] or stored["changed"]
+    result["actions"] += stored["actions"]
+    result["stored_topology"] = stored["stored_topology"]
     diff = result.pop("diff")
+    if stored["changed"]:
+        diff["before"]["persist"], diff["after"]["persist"] = stored["diff"]["before"], stored["diff"]["after"]
     if module._diff:
         result["diff"] = diff
     module.exit_json(**result)

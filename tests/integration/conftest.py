@@ -3,7 +3,8 @@
 ``host``       a started sandbox host (tools/sandbox.py), stopped at teardown whatever
                happens; a unique name per test, safe under pytest-xdist.
 ``make_host``  a factory for more hosts in one test (``make_host()``, ``make_host("a")``:
-               the name is made unique, "a" becomes its suffix).
+               the name is made unique, "a" becomes its suffix; ``boot=True``: systemd as PID 1,
+               ``before_boot=fn`` runs before systemd starts, see tools/sandbox.py).
 ``collection`` the installed collection (session check: fails with "run make install").
 
 On a host:
@@ -297,12 +298,12 @@ def make_host(request):
     _require_root()
     made = []
 
-    def factory(name=None):
+    def factory(name=None, boot=False, before_boot=None):
         # always unique (xdist workers, parallel runs): a given name becomes a suffix
-        host = HarnessHost(_new_name() + ("-" + name if name else ""))
+        host = HarnessHost(_new_name() + ("-" + name if name else ""), boot=boot)
         made.append(host)
         _live[host.name] = host
-        host.start()
+        host.start(before_boot=before_boot)
         return host
 
     def cleanup():
