@@ -33,13 +33,15 @@ help:
 	@echo "targets: test deps venv install lint sanity unit integration molecule demo clean"
 
 # Debian packages the tests and the collection need (iptables: the tests prove that iptables-nft
-# rules of other tools stay intact); apt only runs when one is missing.
+# rules of other tools stay intact; graphviz: dot renders the diagrams, an optional dependency of
+# the controller); apt only runs when one is missing.
 deps:
 	@missing=""; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
 	command -v iptables-nft >/dev/null 2>&1 || missing="$$missing iptables"; \
 	{ command -v unshare && command -v nsenter; } >/dev/null 2>&1 || missing="$$missing util-linux"; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	$(PYTHON) -c 'import ensurepip, venv; ensurepip.version()' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \

@@ -12,6 +12,8 @@ import ipaddress
 import os
 from contextlib import contextmanager
 
+from ansible_collections.netfabric.netns.plugins.module_utils import diagram
+from ansible_collections.netfabric.netns.plugins.module_utils import facts as netfacts
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError
 from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader
 from ansible_collections.netfabric.netns.plugins.module_utils.namespaces import Namespaces
@@ -86,14 +88,17 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
     """
     items, forwarding = topology_parse(topology, force=force)  # no host access: before the lock
     state_file = StateFile(state_dir, name)
+    drawn = {}
     with host_lock(), _session(check_mode, protected_addresses, connection_port) as (namespaces, planner):
         recorded = state_file.load()
         if state == "present":
             topology_check(items, planner.reader.netns_exists, lambda netns: _subnets(planner, netns))
         ordered, record = topology_desired(items, forwarding, state, recorded, prune)
         try:
-            plan, warnings = _plan_and_apply(namespaces, planner, [r for unused, r in ordered],
-                                             lambda i, r: ordered[i][0], check_mode)
+            plan, warnings = _plan_and_apply(
+                namespaces, planner, [r for unused, r in ordered], lambda i, r: ordered[i][0], check_mode,
+                on_plan=lambda: drawn.update(diagram=diagram.mermaid(diagram.host_graph(
+                    netfacts.planned(namespaces, planner)))))
         except KernelError:
             state_file.save({**recorded, **record})  # whatever may exist stays known
             raise
@@ -108,6 +113,7 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
                  "after": {p: d[1] for p, d in zip(paths, plan.diffs)}},
         "resources": paths,
         "state_file": state_file.path,
+        "diagram": drawn["diagram"],
     }
 
 
@@ -121,9 +127,12 @@ def _session(check_mode, protected_addresses, connection_port):
         namespaces.close()
 
 
-def _plan_and_apply(namespaces, planner, resources, path_of, check_mode):
-    """(plan, warnings): the plan of all resources, applied unless in check mode."""
+def _plan_and_apply(namespaces, planner, resources, path_of, check_mode, on_plan=None):
+    """(plan, warnings): the plan of all resources, applied unless in check mode (``on_plan()``
+    runs in between)."""
     plan = planner.plan_resources(resources, path_of)
+    if on_plan is not None:
+        on_plan()
     warnings = list(plan.warnings)
     if plan.actions and not check_mode:
         applier = Applier(namespaces, planner.reader.indexes())
@@ -155,6 +164,9 @@ def describe(netns=None):
             if not namespaces.exists(name):
                 continue
             state = reader.read(name)
+            for link in state.links.values():
+                if link.kind == "vxlan":
+                    link.remotes = reader.read_remotes(name, link.index)
             state.routes = {None: reader.read_routes(name)}
             try:
                 state.nft = reader.read_nft(name)[0]
@@ -164,11 +176,13 @@ def describe(netns=None):
         nsids = _nsids(namespaces, states)
     finally:
         namespaces.close()
-    return {
+    result = {
         "namespaces": names,
         "host": _facts(states[None], states, nsids) if None in states else None,
         "netns": {name: _facts(state, states, nsids) for name, state in states.items() if name is not None},
     }
+    result["diagram"] = diagram.mermaid(diagram.host_graph(result))
+    return result
 
 
 def _nsids(namespaces, states):
@@ -191,28 +205,11 @@ def _nsids(namespaces, states):
 
 
 def _facts(state, states, nsids):
-    links = []
-    for link in sorted(state.links.values(), key=lambda lk: lk.index):
-        entry = {"name": link.name, "index": link.index, "kind": link.kind, "master": link.master,
-                 "mtu": link.mtu, "state": "up" if link.up else "down",
-                 "addresses": sorted(link.addresses, key=_address_key)}
-        if link.kind == "veth":
-            peer_ns = state.name if link.peer_nsid is None else nsids[state.name].get(link.peer_nsid, "?")
-            peer_state = states.get(peer_ns) if peer_ns != "?" else None
-            peer = peer_state.link_by_index(link.peer_index) if peer_state is not None else None
-            entry.update(peer=peer.name if peer else None, peer_netns=peer_ns if peer else None)
-        if link.kind == "bridge":
-            entry.update(stp=link.stp, vlan_filtering=link.vlan_filtering)
-        if link.hairpin is not None:
-            entry.update(hairpin=link.hairpin, isolated=link.isolated)
-        links.append(entry)
-    routes = [{"dst": "default" if r.dst.endswith("/0") else r.dst, "family": 6 if ":" in r.dst else 4,
-               "gateway": r.gateway, "dev": r.dev, "metric": r.metric, "table": r.table}
-              for r in state.routes[None] if r.table != 255]
-    rules = [{"owner": rule.comment, "chain": rule.chain, "rule": rule.text.split(": ", 1)[1]} for rule in state.nft]
-    return {"links": links, "routes": routes, "rules": rules}
+    def peer_of(state, link):
+        """(name, namespace) of a veth's peer or a macvlan's parent, from the namespace ids."""
+        peer_ns = state.name if link.peer_nsid is None else nsids[state.name].get(link.peer_nsid, "?")
+        peer_state = states.get(peer_ns) if peer_ns != "?" else None
+        peer = peer_state.link_by_index(link.peer_index) if peer_state is not None else None
+        return (peer.name, peer_ns) if peer else (None, None)
 
-
-def _address_key(cidr):
-    iface = ipaddress.ip_interface(cidr)
-    return (iface.version, iface.ip)
+    return netfacts.namespace_facts(state, peer_of, state.routes[None], state.nft)
