@@ -7,11 +7,15 @@ Every picture is read back (Mermaid by diagrams.parse_mermaid, DOT by Graphviz's
 from __future__ import annotations
 
 import ipaddress
+import os
+from xml.etree import ElementTree
 
+from conftest import REPO
 from diagrams import parse_dot, parse_mermaid, render_dot
 from helpers import task
 
 HOSTNS = "host namespace"
+PLAYBOOKS = os.path.join(REPO, "playbooks")
 # The sandbox host's uplink: eth0 (10.0.0.1) cabled to the namespace "outside" (10.0.0.100), its default route.
 UPLINK = ("ip netns add outside && ip link add name eth0 type veth peer name lan0 netns outside"
           " && ip addr add 10.0.0.1/24 dev eth0 && ip link set eth0 up"
@@ -149,3 +153,26 @@ def test_check_mode_diagram_is_the_diagram_after_the_real_run(host):
     teardown = parse_mermaid(play.task("teardown info")["diagram"])
     assert sorted(teardown.groups) == [(HOSTNS,), ("outside",)]
     assert teardown.names_in([HOSTNS]) == ["eth0", "keep0"]
+
+
+def test_diagram_playbook_writes_mermaid_dot_and_svg_per_host_and_group(host):
+    host.run(UPLINK)
+    built = host.play([topology_task(WALKTHROUGH, "build")])
+    assert built.rc == 0, built.output
+    out = os.path.join(host.dir, "pictures")
+    play = host.playbook(os.path.join(PLAYBOOKS, "diagram.yml"), extra_vars={"netns_diagram_dir": out})
+    assert play.rc == 0, play.output
+    assert sorted(os.listdir(out)) == ["all.dot", "all.mmd", "all.svg", "localhost.dot", "localhost.mmd",
+                                       "localhost.svg"]
+    info = host.play([task("netns_info", {}, "info")]).task("info")
+    with open(os.path.join(out, "localhost.mmd"), encoding="utf-8") as handle:
+        mine = parse_mermaid(handle.read())
+    assert mine.same_as(parse_mermaid(info["diagram"]))
+    with open(os.path.join(out, "localhost.dot"), encoding="utf-8") as handle:
+        assert parse_dot(handle.read()).same_as(mine)
+    with open(os.path.join(out, "all.mmd"), encoding="utf-8") as handle:
+        group = parse_mermaid(handle.read())
+    assert ("localhost", HOSTNS) in group.groups and group.node("localhost", "red", "veth-red") is not None
+    for name in ("localhost.svg", "all.svg"):
+        root = ElementTree.parse(os.path.join(out, name)).getroot()
+        assert root.tag.endswith("svg") and "veth-red" in "".join(root.itertext())
