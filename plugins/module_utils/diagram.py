@@ -355,15 +355,20 @@ def _split_address(text):
 # ------------------------------------------------------------------ text
 
 
+def _tree(graph):
+    """(parent group -> its groups, group -> its nodes), None standing for the top."""
+    children, members = {}, {}
+    for group_id, (unused, parent) in graph.groups.items():
+        children.setdefault(parent, []).append(group_id)
+    for node in graph.nodes.values():
+        members.setdefault(node.group, []).append(node)
+    return children, members
+
+
 def mermaid(graph):
     """Mermaid flowchart text of the graph."""
     lines = ["flowchart LR"]
-    children = {}
-    for group_id, (unused, parent) in graph.groups.items():
-        children.setdefault(parent, []).append(group_id)
-    members = {}
-    for node in graph.nodes.values():
-        members.setdefault(node.group, []).append(node)
+    children, members = _tree(graph)
 
     def emit(group_id, depth):
         indent = "  " * depth
@@ -401,12 +406,7 @@ def dot(graph, name="netfabric"):
              '  graph [rankdir=LR, fontname="Helvetica", fontsize=11, newrank=true];',
              '  node [fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];']
-    children = {}
-    for group_id, (unused, parent) in graph.groups.items():
-        children.setdefault(parent, []).append(group_id)
-    members = {}
-    for node in graph.nodes.values():
-        members.setdefault(node.group, []).append(node)
+    children, members = _tree(graph)
 
     def emit(group_id, depth):
         indent = "  " * depth

@@ -145,6 +145,7 @@ class _PlannedPeers:
                 if link.index is not None and link.peer_index is not None:
                     self.by_pair.setdefault((link.index, link.peer_index), []).append((name, link))
         self._nsids = {}
+        self._reverse = {}
         self._found = {}  # (netns, ifname) -> (peer netns, peer link or None when deleted)
 
     def nsid(self, netns, other):
@@ -173,11 +174,23 @@ class _PlannedPeers:
                     self._found[(netns, peer.name)] = (state.name, link)  # a veth pair is symmetric
                     break
             else:
-                for netns in self.deleted.get(link.peer_index, ()):
-                    if self._is(state, link, netns):
-                        self._found[key] = (netns, None)
-                        break
+                candidates = self.deleted.get(link.peer_index, ())
+                if link.peer_nsid is None:
+                    netns = state.name if state.name in candidates else None
+                else:
+                    netns = self._deleted_by_nsid(state.name).get(link.peer_nsid)
+                if netns is not None and netns in candidates:
+                    self._found[key] = (netns, None)
         return self._found[key]
+
+    def _deleted_by_nsid(self, netns):
+        """nsid -> name of the namespaces where the plan deletes links, as ``netns`` knows them
+        (one request each, once per ``netns``: a teardown asks this of the host only)."""
+        if netns not in self._reverse:
+            names = {name for names in self.deleted.values() for name in names if name != netns}
+            self._reverse[netns] = {self.nsid(netns, name): name for name in sorted(names, key=str)}
+            self._reverse[netns].pop(None, None)
+        return self._reverse[netns]
 
     def gone(self, state, link):
         """Whether the kernel deletes this veth end with its peer."""

@@ -166,15 +166,12 @@ diagram:
   sample: |-
     flowchart LR
       subgraph g__r["host namespace"]
-        i__r__v_2dnet_2d0{{"v-net-0<br>192.168.15.5/24"}}:::bridge
-        i__r__veth_2dred_2dbr["veth-red-br"]:::interface
+        i__r__rb["rb"]:::interface
       end
       subgraph g__nred["red"]
-        i__nred__veth_2dred["veth-red<br>192.168.15.1/24"]:::interface
+        i__nred__veth0["veth0<br>10.0.0.2/24"]:::interface
       end
-      i__r__veth_2dred_2dbr --- i__nred__veth_2dred
-      i__r__veth_2dred_2dbr === i__r__v_2dnet_2d0
-      classDef bridge fill:#dbeafe,stroke:#1e40af
+      i__nred__veth0 --- i__r__rb
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -6,10 +6,12 @@ Every picture is read back (Mermaid by diagrams.parse_mermaid, DOT by Graphviz's
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
 from xml.etree import ElementTree
 
+import test_topology
 from conftest import REPO
 from diagrams import parse_dot, parse_mermaid, render_dot
 from helpers import task
@@ -22,20 +24,9 @@ UPLINK = ("ip netns add outside && ip link add name eth0 type veth peer name lan
           " && ip -n outside addr add 10.0.0.100/24 dev lan0 && ip -n outside link set lan0 up"
           " && ip route add default via 10.0.0.100")
 
-WALKTHROUGH = {
-    "namespaces": [{"name": "red"}, {"name": "blue"}],
-    "bridges": [{"name": "v-net-0", "addresses": ["192.168.15.5/24"]}],
-    "veths": [
-        {"name": "veth-red", "netns": "red", "addresses": ["192.168.15.1/24"], "peer": "veth-red-br",
-         "peer_bridge": "v-net-0"},
-        {"name": "veth-blue", "netns": "blue", "addresses": ["192.168.15.2/24", "fd15::2/64"],
-         "peer": "veth-blue-br", "peer_bridge": "v-net-0"},
-    ],
-    "routes": [{"netns": "red", "dst": "default", "gateway": "192.168.15.5"},
-               {"netns": "blue", "dst": "default", "gateway": "192.168.15.5"}],
-    "masquerade": [{"source": "192.168.15.0/24"}],
-    "port_forwards": [{"port": 8080, "destination": "192.168.15.2", "destination_port": 80}],
-}
+# The walkthrough of test_topology, with an IPv6 address on blue too.
+WALKTHROUGH = copy.deepcopy(test_topology.WALKTHROUGH)
+WALKTHROUGH["veths"][1]["addresses"].append("fd15::2/64")
 
 # The walkthrough changed: blue goes (its namespace with it), red moves to a new bridge with
 # a new namespace green, a cable joins red and green directly, the old bridge goes, a vxlan
