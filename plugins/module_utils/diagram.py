@@ -115,8 +115,9 @@ def draw(data):
                            f"got {type(data).__name__}" + (" (empty)" if data == {} else ""))
     for host, result in data.items():
         if not is_result(result):
+            keys = f" with keys {sorted(result)}" if isinstance(result, dict) else ""
             raise DiagramError(f"'{host}': not a netns_info result (it has no 'host' and 'netns'): "
-                               f"{type(result).__name__}" + (f" with keys {sorted(result)}" if isinstance(result, dict) else ""))
+                               f"{type(result).__name__}{keys}")
     return fleet_graph(data)
 
 

@@ -205,9 +205,9 @@ def _nsids(namespaces, states):
 
 
 def _facts(state, states, nsids):
-    def peer_of(state, link):
+    def peer_of(where, link):
         """(name, namespace) of a veth's peer or a macvlan's parent, from the namespace ids."""
-        peer_ns = state.name if link.peer_nsid is None else nsids[state.name].get(link.peer_nsid, "?")
+        peer_ns = where.name if link.peer_nsid is None else nsids[where.name].get(link.peer_nsid, "?")
         peer_state = states.get(peer_ns) if peer_ns != "?" else None
         peer = peer_state.link_by_index(link.peer_index) if peer_state is not None else None
         return (peer.name, peer_ns) if peer else (None, None)

@@ -66,9 +66,9 @@ def planned(namespaces, planner):
 
     Call it after planning and before applying: namespaces the plan deletes can still be
     asked which veth ends they hold. Namespaces the plan did not read are read now; so are
-    the nftables tables (the rules as the plan leaves them) and, where the collection has NAT rules, the main routing table (to
-    find the uplink). Routes are otherwise left out: the diagram draws no other route of
-    a single host.
+    the nftables tables (the rules as the plan leaves them) and, where the collection has
+    NAT rules, the main routing table (to find the uplink). Routes are otherwise left out:
+    the diagram draws no other route of a single host.
     """
     plan = planner.plan
     names = set(namespaces.names()) | {a.args["name"] for a in plan.actions if a.op == "netns_add"}
