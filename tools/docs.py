@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """make docs: the collection's documentation site, HTML, in .build/docs/build/html.
 
 The Ansible community's own tooling builds it: antsibull-docs lints every plugin's and

@@ -72,10 +72,10 @@ def test_walkthrough_has_every_namespace_interface_address_port_and_cable():
     picture = both(walkthrough())
     assert set(picture.groups) == {(HOSTNS,), ("red",), ("blue",), ("empty",)}
     assert picture.names_in([HOSTNS]) == ["eth0", "v-net-0", "veth-blue-br", "veth-red-br"]
-    assert picture.node(HOSTNS, "v-net-0") == {"kind": "bridge", "lines": ["v-net-0", "192.168.15.5/24"],
-                                                "down": False}
-    assert picture.node("blue", "veth-blue") == {"kind": "interface", "down": True,
-                                                  "lines": ["veth-blue", "192.168.15.2/24", "fd00::2/64"]}
+    bridge = {"kind": "bridge", "lines": ["v-net-0", "192.168.15.5/24"], "down": False}
+    assert picture.node(HOSTNS, "v-net-0") == bridge
+    blue = {"kind": "interface", "down": True, "lines": ["veth-blue", "192.168.15.2/24", "fd00::2/64"]}
+    assert picture.node("blue", "veth-blue") == blue
     assert picture.node("empty", "no links")["kind"] == "empty"  # the loopback is not drawn
     assert picture.has((HOSTNS, "veth-red-br"), (HOSTNS, "v-net-0"), "===", None)
     assert picture.has((HOSTNS, "veth-blue-br"), (HOSTNS, "v-net-0"), "===", None)
@@ -137,15 +137,15 @@ def test_fleet_draws_links_between_hosts(mode):
     pairs = [(1, 2), (1, 3), (2, 3)]
     if mode == "vxlan":
         for a, b in pairs:
-            assert picture.has((f"host{a}", HOSTNS, "vx-fabric"), (f"host{b}", HOSTNS, "vx-fabric"), "-.-",
-                    "vxlan 42")
+            ends = (f"host{a}", HOSTNS, "vx-fabric"), (f"host{b}", HOSTNS, "vx-fabric")
+            assert picture.has(*ends, "-.-", "vxlan 42")
         # a remote that is no host of the fleet stays a remote node, shared by all
         assert picture.node("192.0.2.99")["kind"] == "remote"
         assert sum(1 for e in picture.edges if e[2] == "-.-") == 3 + 3
     else:
         for a, b in pairs + [(b, a) for a, b in pairs]:
-            assert picture.has((f"host{a}", HOSTNS, "eth0"), (f"host{b}", HOSTNS, "eth0"), "==>",
-                    f"route 10.{b}.1.0/24")
+            ends = (f"host{a}", HOSTNS, "eth0"), (f"host{b}", HOSTNS, "eth0")
+            assert picture.has(*ends, "==>", f"route 10.{b}.1.0/24")
 
 
 def test_a_single_host_draws_vxlan_remotes_outside():
