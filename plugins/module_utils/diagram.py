@@ -182,9 +182,10 @@ class _Host:
                     lines.append(f"vxlan {link.get('vni')}")
                 elif link.get("kind") not in (None, "veth", "bridge"):
                     lines.append(link["kind"])
-                lines += link.get("addresses") or []
+                addresses = _drawn(link)
+                lines += addresses
                 node = self.g.node(self.node_id(netns, link["name"]), kind, lines, group, link.get("state") == "down")
-                for cidr in link.get("addresses") or ():
+                for cidr in addresses:
                     self.addresses.setdefault(_ip(cidr), node)
                 if kind == "vxlan":
                     self.vxlans.append((node, link.get("vni"), link.get("remotes") or []))
@@ -329,6 +330,16 @@ class _Host:
         for (source, target), destinations in found.items():
             self.g.edge(source, target, "route", "route " + ", ".join(sorted(set(destinations), key=_network_key)),
                         directed=True)
+
+
+def _drawn(link):
+    """The addresses drawn: IPv6 link-local ones (fe80::/10, every IPv6 link has its own) are not."""
+    drawn = []
+    for cidr in link.get("addresses") or ():
+        iface = ipaddress.ip_interface(cidr)
+        if not (iface.version == 6 and iface.is_link_local):
+            drawn.append(cidr)
+    return drawn
 
 
 def _ip(cidr):

@@ -51,7 +51,8 @@ def walkthrough():
         "netns": {
             "red": {"links": [link("lo", 1), link("veth-red", 2, "veth", ["192.168.15.1/24"], peer="veth-red-br",
                                                   peer_netns=None)], "routes": [], "rules": []},
-            "blue": {"links": [link("lo", 1), link("veth-blue", 2, "veth", ["192.168.15.2/24", "fd00::2/64"],
+            "blue": {"links": [link("lo", 1), link("veth-blue", 2, "veth",
+                                                   ["192.168.15.2/24", "fd00::2/64", "fe80::2/64"],
                                                    peer="veth-blue-br", peer_netns=None, state="down")],
                      "routes": [], "rules": []},
             "empty": {"links": [link("lo", 1, state="down")], "routes": [], "rules": []},
