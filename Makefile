@@ -1,6 +1,7 @@
 # netfabric.netns development targets (GNU make). Run as root on Debian 12:
-#   make test    everything CI runs (.ci/run): deps venv install lint sanity unit integration molecule
+#   make test    everything CI runs (.ci/run): deps venv install lint sanity unit docs integration molecule
 #   make demo    red/blue walkthrough inside a sandbox host
+#   make docs    the documentation site in .build/docs/build/html
 # Kernel-touching steps run only inside sandbox hosts (tools/sandbox.py).
 
 SHELL := /bin/bash
@@ -27,19 +28,21 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help deps venv install lint sanity unit integration molecule test clean demo bench soak
+.PHONY: help deps venv install lint sanity unit docs integration molecule test clean demo bench soak
 
 help:
-	@echo "targets: test deps venv install lint sanity unit integration molecule demo bench soak clean"
+	@echo "targets: test deps venv install lint sanity unit docs integration molecule demo bench soak clean"
 
 # Debian packages the tests and the collection need (iptables: the tests prove that iptables-nft
-# rules of other tools stay intact); apt only runs when one is missing.
+# rules of other tools stay intact; graphviz: dot renders the diagrams, an optional dependency of
+# the controller); apt only runs when one is missing.
 deps:
 	@missing=""; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
 	command -v iptables-nft >/dev/null 2>&1 || missing="$$missing iptables"; \
 	{ command -v unshare && command -v nsenter; } >/dev/null 2>&1 || missing="$$missing util-linux"; \
+	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	$(PYTHON) -c 'import ensurepip, venv; ensurepip.version()' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
@@ -89,6 +92,11 @@ sanity: venv
 unit: venv
 	$(VBIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
 
+# The documentation site with antsibull-docs' collection site builder: a page per module, role and
+# filter, and the Markdown guides (README, docs/, the roles' READMEs); any warning fails it.
+docs: venv install
+	$(VBIN)/python tools/docs.py
+
 integration: deps venv install
 	$(VBIN)/python -m pytest -q $(XDIST) tests/integration $(PYTEST_ARGS)
 
@@ -105,7 +113,7 @@ molecule: deps venv install
 # All steps in order; sandbox hosts are removed at the end whatever happened.
 test:
 	@rc=0; \
-	$(MAKE) --no-print-directory deps venv install lint sanity unit integration molecule || rc=$$?; \
+	$(MAKE) --no-print-directory deps venv install lint sanity unit docs integration molecule || rc=$$?; \
 	$(PYTHON) tools/sandbox.py stop --all || true; \
 	exit $$rc
 

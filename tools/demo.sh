@@ -5,11 +5,12 @@
 # Variant 3: the whole walkthrough as one topology through the role netfabric.netns.topology:
 #            the same with NAT to the outside world and the host's port 80 forwarded to
 #            blue's service (playbooks/bridge_nat.yml); it takes over what variant 2 made.
-# After each variant it prints who reaches whom (TCP handshakes, tools/reach.py); at the end
-# playbooks/teardown.yml removes the topology again.
+# After each variant it prints who reaches whom (TCP handshakes, tools/reach.py); after the
+# third, the Mermaid text of what it built (playbooks/diagram.yml, which also writes an SVG to
+# .build/demo/localhost.svg); at the end playbooks/teardown.yml removes the topology again.
 # The sandbox host stands for a machine whose LAN address is 10.0.0.1 on "eth0"; the
-# namespace "outside" (10.0.0.100, at the other end of eth0) stands for the LAN and has
-# no route to the namespaces. This machine's own namespace is never touched.
+# namespace "outside" (10.0.0.100, at the other end of eth0, the host's default gateway)
+# stands for the LAN and has no route to the namespaces. This machine's own namespace is never touched.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,7 +27,8 @@ trap cleanup EXIT INT TERM
 sandbox start "$name" >/dev/null
 inside "ip netns add outside && ip link add name eth0 type veth peer name lan0 netns outside" \
     "&& ip addr add 10.0.0.1/24 dev eth0 && ip link set eth0 up" \
-    "&& ip -n outside addr add 10.0.0.100/24 dev lan0 && ip -n outside link set lan0 up && ip -n outside link set lo up"
+    "&& ip -n outside addr add 10.0.0.100/24 dev lan0 && ip -n outside link set lan0 up && ip -n outside link set lo up" \
+    "&& ip route add default via 10.0.0.100"
 
 echo "== 1. red and blue joined by a veth cable (playbooks/veth_pair.yml)"
 play playbooks/veth_pair.yml
@@ -60,6 +62,16 @@ inside "nft list table inet netfabric"
 echo
 echo "Running the whole playbook again changes nothing:"
 play playbooks/bridge_nat.yml | grep -E '^localhost|changed='
+echo
+echo "The picture of what it built (playbooks/diagram.yml: netns_info, then the filter to_mermaid; paste it"
+echo "into a \`\`\`mermaid block of a GitHub or GitLab page):"
+pictures="$PWD/.build/demo"
+rm -rf "$pictures"
+play "playbooks/diagram.yml -e netns_diagram_dir=$pictures" >/dev/null
+echo
+cat "$pictures/localhost.mmd"
+echo
+echo "Drawn by Graphviz (filter to_dot, then dot -Tsvg): $pictures/localhost.svg"
 echo
 echo "playbooks/teardown.yml removes what the topology declares and its state file records:"
 play playbooks/teardown.yml | grep -E '^localhost|changed='

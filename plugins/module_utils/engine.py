@@ -11,6 +11,8 @@ import ipaddress
 import signal
 from contextlib import contextmanager
 
+from ansible_collections.netfabric.netns.plugins.module_utils import diagram
+from ansible_collections.netfabric.netns.plugins.module_utils import facts as netfacts
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import Interrupted, ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import (
     LOCK_TIMEOUT, STATE_DIR, ForwardingUsers, Journal, host_lock)
@@ -83,6 +85,7 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
     """
     items, forwarding = topology_parse(topology, force=force)  # no host access: before the lock
     state_file = StateFile(state_dir, name)
+    drawn = {}
     with host_lock(state_dir, lock_timeout), _session(check_mode, connection, state_dir) as session:
         recorded, warnings = state_file.load(tolerant=state == "absent")
         others = others_claims(state_dir, name)
@@ -97,8 +100,12 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
             mark_created(record, {a.args["name"] for a in plan.actions if a.op == "netns_add"})
             state_file.save({**recorded, **record})  # whatever may exist from here on stays known
 
+        def draw():
+            drawn["diagram"] = diagram.mermaid(diagram.host_graph(netfacts.planned(session.namespaces,
+                                                                                   session.planner)))
+
         plan, run_warnings = session.plan_and_apply([r for unused, r in ordered], lambda i, r: ordered[i][0],
-                                                    before_apply=record_first)
+                                                    on_plan=draw, before_apply=record_first)
         if not check_mode:
             state_file.save(record)
     paths = [path for path, unused in ordered]
@@ -110,6 +117,7 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
                  "after": {p: d[1] for p, d in zip(paths, plan.diffs)}},
         "resources": paths,
         "state_file": state_file.path,
+        "diagram": drawn["diagram"],
     }
 
 
@@ -126,9 +134,12 @@ class _Session:
         self.planner = Planner(KernelReader(self.namespaces, self.pending), check_mode, connection,
                                self.forwarding_users)
 
-    def plan_and_apply(self, resources, path_of, before_apply=None):
-        """(plan, warnings): the plan of all resources, applied unless in check mode."""
+    def plan_and_apply(self, resources, path_of, on_plan=None, before_apply=None):
+        """(plan, warnings): the plan of all resources, applied unless in check mode. ``on_plan()``
+        runs after planning; ``before_apply(plan)`` right before the first change."""
         plan = self.planner.plan_resources(resources, path_of)
+        if on_plan is not None:
+            on_plan()
         warnings = list(plan.warnings)
         if plan.actions and not self.check_mode:
             creating = {(a.netns, a.args["name"]) for a in plan.actions if a.op.startswith("link_add_")}
@@ -197,6 +208,9 @@ def describe(netns=None):
             if not namespaces.exists(name):
                 continue
             state = reader.read(name)
+            for link in state.links.values():
+                if link.kind == "vxlan":
+                    link.remotes = reader.read_remotes(name, link.index)
             state.routes = {None: reader.read_routes(name)}
             try:
                 state.nft = reader.read_nft(name)[0]
@@ -206,7 +220,7 @@ def describe(netns=None):
         nsids = _nsids(namespaces, states)
     finally:
         namespaces.close()
-    return {
+    result = {
         "namespaces": names,
         "warnings": [f"/run/netns/{name} is a plain file, not a namespace (an interrupted run or ip netns add "
                      "left it): skipped; netfabric.netns.netns with state=absent removes it"
@@ -214,6 +228,8 @@ def describe(netns=None):
         "host": _facts(states[None], states, nsids) if None in states else None,
         "netns": {name: _facts(state, states, nsids) for name, state in states.items() if name is not None},
     }
+    result["diagram"] = diagram.mermaid(diagram.host_graph(result))
+    return result
 
 
 def _nsids(namespaces, states):
@@ -236,28 +252,11 @@ def _nsids(namespaces, states):
 
 
 def _facts(state, states, nsids):
-    links = []
-    for link in sorted(state.links.values(), key=lambda lk: lk.index):
-        entry = {"name": link.name, "index": link.index, "kind": link.kind, "master": link.master,
-                 "mtu": link.mtu, "state": "up" if link.up else "down",
-                 "addresses": sorted(link.addresses, key=_address_key)}
-        if link.kind == "veth":
-            peer_ns = state.name if link.peer_nsid is None else nsids[state.name].get(link.peer_nsid, "?")
-            peer_state = states.get(peer_ns) if peer_ns != "?" else None
-            peer = peer_state.link_by_index(link.peer_index) if peer_state is not None else None
-            entry.update(peer=peer.name if peer else None, peer_netns=peer_ns if peer else None)
-        if link.kind == "bridge":
-            entry.update(stp=link.stp, vlan_filtering=link.vlan_filtering)
-        if link.hairpin is not None:
-            entry.update(hairpin=link.hairpin, isolated=link.isolated)
-        links.append(entry)
-    routes = [{"dst": "default" if r.dst.endswith("/0") else r.dst, "family": 6 if ":" in r.dst else 4,
-               "gateway": r.gateway, "dev": r.dev, "metric": r.metric, "table": r.table}
-              for r in state.routes[None] if r.table != 255]
-    rules = [{"owner": rule.comment, "chain": rule.chain, "rule": rule.text.split(": ", 1)[1]} for rule in state.nft]
-    return {"links": links, "routes": routes, "rules": rules}
+    def peer_of(where, link):
+        """(name, namespace) of a veth's peer or a macvlan's parent, from the namespace ids."""
+        peer_ns = where.name if link.peer_nsid is None else nsids[where.name].get(link.peer_nsid, "?")
+        peer_state = states.get(peer_ns) if peer_ns != "?" else None
+        peer = peer_state.link_by_index(link.peer_index) if peer_state is not None else None
+        return (peer.name, peer_ns) if peer else (None, None)
 
-
-def _address_key(cidr):
-    iface = ipaddress.ip_interface(cidr)
-    return (iface.version, iface.ip)
+    return netfacts.namespace_facts(state, peer_of, state.routes[None], state.nft)

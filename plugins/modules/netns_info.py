@@ -13,6 +13,8 @@ description:
   - Lists the named namespaces and, for the host and each namespace (or only O(netns)), its links (kind, veth
     peer and the peer's namespace, bridge, addresses, MTU, state) and its routes, read through netlink, and the
     nftables rules the collection owns there (masquerades and port forwards).
+  - Returns a picture of it too, RV(diagram), in Mermaid; the filters P(netfabric.netns.to_mermaid#filter) and
+    P(netfabric.netns.to_dot#filter) draw registered results, of one host or of a whole group.
 options:
   netns:
     description:
@@ -35,6 +37,10 @@ extends_documentation_fragment:
   - netfabric.netns.common.attributes
 seealso:
   - module: netfabric.netns.netns
+  - plugin: netfabric.netns.to_mermaid
+    plugin_type: filter
+  - plugin: netfabric.netns.to_dot
+    plugin_type: filter
 author:
   - Netfabric developers (@netfabric)
 """
@@ -52,6 +58,13 @@ EXAMPLES = r"""
   netfabric.netns.netns_info:
     netns: blue
   register: blue
+
+- name: The host's picture, for a Markdown page on the controller
+  ansible.builtin.copy:
+    content: "```mermaid\n{{ info.diagram }}```\n"
+    dest: "/tmp/{{ inventory_hostname }}-network.md"
+    mode: "0644"
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -149,6 +162,31 @@ netns:
           description: Port isolation of a bridge port.
           type: bool
           returned: for bridge ports
+        vni:
+          description: The VXLAN network identifier.
+          type: int
+          returned: for vxlan links
+        local:
+          description: The vxlan's local (source) address, V(null) when not set.
+          type: str
+          returned: for vxlan links
+        dstport:
+          description: The vxlan's UDP port.
+          type: int
+          returned: for vxlan links
+        remotes:
+          description: The vxlan's unicast peers (destinations of its all-zero forwarding entries), sorted.
+          type: list
+          elements: str
+          returned: for vxlan links
+        parent:
+          description: The interface a macvlan or ipvlan sits on; V(null) when it is in a namespace not reported.
+          type: str
+          returned: for macvlan and ipvlan links
+        parent_netns:
+          description: The namespace of RV(netns.links.parent), V(null) for the host.
+          type: str
+          returned: for macvlan and ipvlan links
     routes:
       description: Unicast routes of every table but C(local).
       type: list
@@ -199,6 +237,30 @@ netns:
           description: The rule in nft syntax.
           type: str
           returned: always
+diagram:
+  description:
+    - What is reported, as a Mermaid flowchart (renders as a picture in a C(mermaid) code block on GitHub, GitLab and
+      many wikis). Namespaces are boxes, interfaces are nodes with their addresses (the loopback left out, links
+      that are down dashed), bridges are hexagons (switches), veth cables and bridge ports are lines, vxlans are
+      joined to their remotes and macvlans or ipvlans to their parent by dotted lines, masquerades are arrows from
+      the subnet to the uplink and port forwards arrows from the uplink to the destination.
+    - With O(netns), only that namespace.
+    - The filters P(netfabric.netns.to_mermaid#filter) and P(netfabric.netns.to_dot#filter) draw the same from a
+      registered result, or several hosts' results in one picture.
+  returned: always
+  type: str
+  sample: |-
+    flowchart LR
+      subgraph g__r["host namespace"]
+        i__r__v_2dnet_2d0{{"v-net-0<br>192.168.15.5/24"}}:::bridge
+        i__r__veth_2dred_2dbr["veth-red-br"]:::interface
+      end
+      subgraph g__nred["red"]
+        i__nred__veth_2dred["veth-red<br>192.168.15.1/24"]:::interface
+      end
+      i__r__veth_2dred_2dbr --- i__nred__veth_2dred
+      i__r__veth_2dred_2dbr === i__r__v_2dnet_2d0
+      classDef bridge fill:#dbeafe,stroke:#1e40af
 """
 
 from ansible.module_utils.basic import AnsibleModule

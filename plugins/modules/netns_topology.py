@@ -23,6 +23,8 @@ description:
     an address declared twice in one namespace, a gateway on no connected subnet and two port forwards on the same
     host address and port are all refused.
   - RV(actions) is the ordered plan; check mode returns the same list and changes nothing.
+  - RV(diagram) draws the host as the run leaves it (as it would in check mode), so a change can be reviewed as a
+    picture before it is applied.
   - What the topology made is recorded in C(/var/lib/netfabric/topology-<name>.json), so that O(prune) and
     O(state=absent) remove what it made, and nothing else.
   - When the kernel refuses a step midway, the namespaces and links this run created are removed again and the
@@ -202,6 +204,22 @@ stored_topology:
   returned: always
   type: str
   sample: /etc/netfabric/topology-walkthrough.json
+diagram:
+  description:
+    - The whole host (every namespace, not only the topology's) as this run leaves it, or in check mode would leave
+      it, as a Mermaid flowchart; the same picture as RV(netfabric.netns.netns_info#module:diagram) draws after
+      the run.
+  returned: always
+  type: str
+  sample: |-
+    flowchart LR
+      subgraph g__r["host namespace"]
+        i__r__rb["rb"]:::interface
+      end
+      subgraph g__nred["red"]
+        i__nred__veth0["veth0<br>10.0.0.2/24"]:::interface
+      end
+      i__nred__veth0 --- i__r__rb
 """
 
 from ansible.module_utils.basic import AnsibleModule
