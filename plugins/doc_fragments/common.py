@@ -23,7 +23,7 @@ requirements:
 notes:
   - Named namespaces live in C(/run/netns), a tmpfs, and are gone after a reboot, as is what this module made in them.
     To have a host rebuild them at boot, declare them in a topology persisted by M(netfabric.netns.netns_topology)
-    (O(netfabric.netns.netns_topology#module:persist=true); the role M(netfabric.netns.topology) does by default).
+    (O(netfabric.netns.netns_topology#module:persist=true); the role C(netfabric.netns.topology) does by default).
 """
 
     NETNS = r"""

@@ -85,7 +85,7 @@ options:
         The unit, the drop-in and the engine go with the last stored topology of the host.
       - The restore converges like a module run with O(state=present) and no O(prune), so it never removes anything.
         Its output is in the journal (C(journalctl -u netfabric-restore -u nftables)).
-      - The role M(netfabric.netns.topology) persists by default.
+      - The role C(netfabric.netns.topology) persists by default.
     type: bool
     default: false
   connection_port:
