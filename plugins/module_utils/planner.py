@@ -51,6 +51,7 @@ class Action:
     subject: str  # "bridge 'v-net-0' (host)"
     verb: str  # "enslave 'veth-red-br'"
     args: dict = field(default_factory=dict)
+    path: str = ""  # the topology item it serves ("veths[3]"); empty for a single module
 
     @property
     def text(self):
@@ -152,8 +153,11 @@ class Planner:
 
     def plan_resources(self, resources, path_of=lambda i, r: ""):
         for i, resource in enumerate(resources):
-            before, after = getattr(self, "plan_" + resource.kind)(resource, path_of(i, resource))
+            path, first = path_of(i, resource), len(self.plan.actions)
+            before, after = getattr(self, "plan_" + resource.kind)(resource, path)
             self.plan.diffs.append((before, after))
+            for action in self.plan.actions[first:]:
+                action.path = path
         self._one_nft_transaction_per_namespace()
         return self.plan
 
@@ -168,14 +172,18 @@ class Planner:
             action.args.update(commit=True, rules=list(action.args["rules"].rules))  # the Table, as it ends
 
     def plan_netns(self, r, path):
-        ns = self.namespace(r.name, join(path, "name"), required=False)
         subject = f"namespace '{r.name}'"
-        before = {"name": r.name, "state": "absent" if ns is None else "present"}
         if r.state == "absent":
-            if ns is not None:
+            # whether it exists is all a removal needs: what is inside goes with it, unread
+            known = self._namespaces.get(r.name, False)
+            exists = self.reader.netns_exists(r.name) if known is False else known is not None
+            if exists:
                 self.add("netns_del", None, subject, "delete", name=r.name)
                 self._namespaces[r.name] = None
-            return before, {"name": r.name, "state": "absent"}
+            return ({"name": r.name, "state": "present" if exists else "absent"},
+                    {"name": r.name, "state": "absent"})
+        ns = self.namespace(r.name, join(path, "name"), required=False)
+        before = {"name": r.name, "state": "absent" if ns is None else "present"}
         if ns is None:
             self.add("netns_add", None, subject, "create", name=r.name)
             ns = self._namespaces[r.name] = NetnsState(r.name, planned=True)
@@ -685,7 +693,7 @@ def _via(gateway, dev):
 
 def _route_args(entry):
     return {"dst": entry.dst, "gateway": entry.gateway, "dev": entry.dev, "metric": entry.metric,
-            "table": entry.table, "family": family_of(entry.dst)}
+            "table": entry.table, "family": family_of(entry.dst), "scope": entry.scope}
 
 
 def _route_view(entry):
