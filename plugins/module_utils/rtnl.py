@@ -354,51 +354,69 @@ def _read(messages, fields, what):
 
 def link_fields(msg):
     """What the engine reads of a link message, as plain values."""
-    info = msg.get_attr("IFLA_LINKINFO")
-    kind = slave_kind = data = slave_data = None
-    if info is not None:
-        kind, slave_kind = info.get_attr("IFLA_INFO_KIND"), info.get_attr("IFLA_INFO_SLAVE_KIND")
-        data, slave_data = info.get_attr("IFLA_INFO_DATA"), info.get_attr("IFLA_INFO_SLAVE_DATA")
-    name = msg.get_attr("IFLA_IFNAME")
+    attrs = _attrs(msg)
+    name = _value(attrs, "IFLA_IFNAME")
     if not name or not msg["index"]:
         raise ValueError("a link without a name or an index")
+    info = _attrs(_value(attrs, "IFLA_LINKINFO"))
+    kind, slave_kind = _value(info, "IFLA_INFO_KIND"), _value(info, "IFLA_INFO_SLAVE_KIND")
     fields = {
-        "index": msg["index"], "name": name, "kind": kind, "mtu": msg.get_attr("IFLA_MTU"),
-        "up": bool(msg["flags"] & IFF_UP), "master": msg.get_attr("IFLA_MASTER"),
-        "peer_index": msg.get_attr("IFLA_LINK"), "peer_nsid": msg.get_attr("IFLA_LINK_NETNSID"),
-        "alias": msg.get_attr("IFLA_IFALIAS"), "slave_kind": slave_kind,
+        "index": msg["index"], "name": name, "kind": kind, "mtu": _value(attrs, "IFLA_MTU"),
+        "up": bool(msg["flags"] & IFF_UP), "master": _value(attrs, "IFLA_MASTER"),
+        "peer_index": _value(attrs, "IFLA_LINK"), "peer_nsid": _value(attrs, "IFLA_LINK_NETNSID"),
+        "alias": _value(attrs, "IFLA_IFALIAS"), "slave_kind": slave_kind,
     }
-    if kind == "bridge" and data is not None:
-        fields.update(stp=bool(data.get_attr("IFLA_BR_STP_STATE")),
-                      vlan_filtering=bool(data.get_attr("IFLA_BR_VLAN_FILTERING")))
-    if kind == "vxlan" and data is not None:
-        fields.update(vni=data.get_attr("IFLA_VXLAN_ID"), dstport=data.get_attr("IFLA_VXLAN_PORT"),
-                      local=data.get_attr("IFLA_VXLAN_LOCAL") or data.get_attr("IFLA_VXLAN_LOCAL6"),
-                      dev_index=data.get_attr("IFLA_VXLAN_LINK"))
+    if kind == "bridge":
+        data = _attrs(_value(info, "IFLA_INFO_DATA"))
+        fields.update(stp=bool(_value(data, "IFLA_BR_STP_STATE")),
+                      vlan_filtering=bool(_value(data, "IFLA_BR_VLAN_FILTERING")))
+    if kind == "vxlan":
+        data = _attrs(_value(info, "IFLA_INFO_DATA"))
+        fields.update(vni=_value(data, "IFLA_VXLAN_ID"), dstport=_value(data, "IFLA_VXLAN_PORT"),
+                      local=_value(data, "IFLA_VXLAN_LOCAL") or _value(data, "IFLA_VXLAN_LOCAL6"),
+                      dev_index=_value(data, "IFLA_VXLAN_LINK"))
     if slave_kind == "bridge":
-        fields.update(hairpin=bool(slave_data.get_attr("IFLA_BRPORT_MODE")) if slave_data is not None else False,
-                      isolated=bool(slave_data.get_attr("IFLA_BRPORT_ISOLATED")) if slave_data is not None else False)
+        port = _attrs(_value(info, "IFLA_INFO_SLAVE_DATA"))
+        fields.update(hairpin=bool(_value(port, "IFLA_BRPORT_MODE")), isolated=bool(_value(port, "IFLA_BRPORT_ISOLATED")))
     return fields
 
 
 def address_fields(msg):
     """(index, address, prefix length, scope) of an address message. The address is
     IFA_LOCAL where there is one: on a point-to-point link IFA_ADDRESS is the peer's."""
-    address = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+    attrs = _attrs(msg)
+    address = _value(attrs, "IFA_LOCAL") or _value(attrs, "IFA_ADDRESS")
     if address is None:
         raise ValueError("an address message without an address")
     return msg["index"], address, msg["prefixlen"], msg["scope"]
 
 
 def route_fields(msg):
-    return {"family": msg["family"], "type": msg["type"], "dst": msg.get_attr("RTA_DST"), "dst_len": msg["dst_len"],
-            "table": msg.get_attr("RTA_TABLE") or msg["table"], "gateway": msg.get_attr("RTA_GATEWAY"),
-            "oif": msg.get_attr("RTA_OIF"), "priority": msg.get_attr("RTA_PRIORITY"), "proto": msg["proto"],
+    attrs = _attrs(msg)
+    return {"family": msg["family"], "type": msg["type"], "dst": _value(attrs, "RTA_DST"), "dst_len": msg["dst_len"],
+            "table": _value(attrs, "RTA_TABLE") or msg["table"], "gateway": _value(attrs, "RTA_GATEWAY"),
+            "oif": _value(attrs, "RTA_OIF"), "priority": _value(attrs, "RTA_PRIORITY"), "proto": msg["proto"],
             "scope": msg["scope"]}
 
 
 def fdb_fields(msg):
-    return msg["ifindex"], msg.get_attr("NDA_LLADDR"), msg.get_attr("NDA_DST")
+    attrs = _attrs(msg)
+    return msg["ifindex"], _value(attrs, "NDA_LLADDR"), _value(attrs, "NDA_DST")
+
+
+def _attrs(msg):
+    """{name: (name, value) slot} of a decoded message's attributes, the first of each name:
+    one pass over them, where each get_attr() scans them all (a link has some forty). The
+    value of a slot is decoded by pyroute2 when it is read."""
+    found = {}
+    for slot in (msg["attrs"] if msg is not None else ()):
+        found.setdefault(slot[0], slot)
+    return found
+
+
+def _value(attrs, name):
+    slot = attrs.get(name)
+    return None if slot is None else slot[1]
 
 
 # ------------------------------------------------------------------ building requests
