@@ -655,6 +655,11 @@ def ratio_range(results, num, den):
     return min(top) / max(bottom), max(top) / min(bottom)
 
 
+def row_text(row):
+    """"apply at N=1000", or "task" for a measurement made once per run."""
+    return row[0] + (f" at N={row[1]}" if row[1] else "")
+
+
 def spread_text(samples):
     if not samples:
         return "-"
@@ -738,8 +743,7 @@ def report(results, info, sizes, runs, extra, failures):
               "| ratio | value | range | target |", "|---|---:|---:|---|"]
     for name, num, den, target in RATIOS:
         low, high = ratio_range(results, num, den)
-        where = lambda row: f"{row[0]}" + (f" at N={row[1]}" if row[1] else "")  # noqa: E731
-        lines.append(f"| {name}: {where(num)} / {where(den)} | {fmt(ratio(results, num, den))} | "
+        lines.append(f"| {name}: {row_text(num)} / {row_text(den)} | {fmt(ratio(results, num, den))} | "
                      f"{fmt(low)}-{fmt(high)} | {target} |")
     lines += ["", "```", ratios_line(results), "```", "", EXPLAINED, "## Spread (min / median / max, seconds)", "",
               "| measurement | " + " | ".join(f"N={n}" for n in sizes) + " |", "|---|" + "---:|" * len(sizes)]

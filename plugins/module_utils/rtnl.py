@@ -309,8 +309,8 @@ class Rtnl:
         """Add ("append": another entry for the same address) or remove ("del") a vxlan
         forwarding entry towards ``dst``."""
         msg = ndmsg()
-        msg["family"], msg["ifindex"], msg["state"], msg["flags"] = (socket.AF_BRIDGE, ifindex,
-                                                                    NUD_NOARP | NUD_PERMANENT, NTF_SELF)
+        msg["family"], msg["ifindex"] = socket.AF_BRIDGE, ifindex
+        msg["state"], msg["flags"] = NUD_NOARP | NUD_PERMANENT, NTF_SELF
         msg["attrs"] = [("NDA_LLADDR", lladdr), ("NDA_DST", dst)]
         if command == "append":
             self.request(msg, RTM_NEWNEIGH, APPEND)
