@@ -20,7 +20,10 @@ import os
 import socket
 import time
 
-from pyroute2.conntrack import Conntrack, NFCTAttrTuple
+try:
+    from pyroute2.conntrack import Conntrack, NFCTAttrTuple
+except ImportError:  # common.require_pyroute2 reports it before anything runs
+    Conntrack = NFCTAttrTuple = None
 
 from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError

@@ -27,19 +27,33 @@ import os
 import random
 import socket
 
-from pyroute2.netlink import (
-    NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP,
-    NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, SOL_NETLINK)
-from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import (
-    RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETNSID,
-    RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, rt_proto, rt_scope, rt_type)
-from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-from pyroute2.netlink.rtnl.ifinfmsg import IFF_UP, ifinfmsg
-from pyroute2.netlink.rtnl.marshal import MarshalRtnl
-from pyroute2.netlink.rtnl.ndmsg import NTF_SELF, NUD_NOARP, NUD_PERMANENT, ndmsg
-from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
-from pyroute2.netlink.rtnl.rtmsg import rtmsg
+try:
+    from pyroute2.netlink import (
+        NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_APPEND, NLM_F_CREATE, NLM_F_DUMP,
+        NLM_F_DUMP_INTR, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, SOL_NETLINK)
+    from pyroute2.netlink.exceptions import NetlinkError
+    from pyroute2.netlink.rtnl import (
+        RTM_DELADDR, RTM_DELLINK, RTM_DELNEIGH, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETNEIGH, RTM_GETNSID,
+        RTM_GETROUTE, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE, rt_proto, rt_scope, rt_type)
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.rtnl.ifinfmsg import IFF_UP, ifinfmsg
+    from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+    from pyroute2.netlink.rtnl.ndmsg import NTF_SELF, NUD_NOARP, NUD_PERMANENT, ndmsg
+    from pyroute2.netlink.rtnl.nsidmsg import nsidmsg
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+    RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = rt_scope["universe"], rt_scope["link"], rt_scope["nowhere"]
+    RTN_UNICAST, RTPROT_STATIC = rt_type["unicast"], rt_proto["static"]
+    HAS_PYROUTE2 = True
+except ImportError:
+    # common.require_pyroute2 fails the module before any of this is used (ansible-test's
+    # import check loads module_utils without their requirements)
+    HAS_PYROUTE2 = False
+    MarshalRtnl = object
+    IFF_UP = RT_SCOPE_UNIVERSE = RT_SCOPE_LINK = RT_SCOPE_NOWHERE = RTN_UNICAST = RTPROT_STATIC = None
+    NLM_F_CREATE = NLM_F_EXCL = NLM_F_REPLACE = NLM_F_APPEND = 0
+
+    class NetlinkError(Exception):
+        """Stands in for pyroute2's, which is what is raised when pyroute2 is there."""
 
 __all__ = ["NetlinkError", "AnswerError", "Rtnl", "kernel_text", "IFF_UP"]
 
@@ -50,9 +64,6 @@ DUMP_ATTEMPTS = 5  # a dump interrupted this many times in a row is an error
 RTEXT_FILTER_SKIP_STATS = 1 << 3  # if_link.h: link dumps without the counters (a third of their bytes)
 NSID_NOT_ASSIGNED = 0xFFFFFFFF  # NETNSA_NSID -1, as pyroute2's unsigned field reads it
 RT_TABLE_MAIN = 254
-RT_SCOPE_UNIVERSE, RT_SCOPE_LINK, RT_SCOPE_NOWHERE = rt_scope["universe"], rt_scope["link"], rt_scope["nowhere"]
-RTN_UNICAST = rt_type["unicast"]
-RTPROT_STATIC = rt_proto["static"]
 ZERO_MAC = "00:00:00:00:00:00"
 # the flags IPRoute gives each command
 CREATE = NLM_F_CREATE | NLM_F_EXCL
@@ -473,7 +484,7 @@ def _request(msg_type):
     return ("an " if name[0] in "aeiou" else "a ") + name + " request"
 
 
-_NAMES = {RTM_GETLINK: "link", RTM_NEWLINK: "link", RTM_DELLINK: "link deletion", RTM_GETADDR: "address",
+_NAMES = {} if not HAS_PYROUTE2 else {RTM_GETLINK: "link", RTM_NEWLINK: "link", RTM_DELLINK: "link deletion", RTM_GETADDR: "address",
           RTM_NEWADDR: "address", RTM_DELADDR: "address deletion", RTM_GETROUTE: "route", RTM_NEWROUTE: "route",
           RTM_DELROUTE: "route deletion", RTM_GETNEIGH: "forwarding entry", RTM_NEWNEIGH: "forwarding entry",
           RTM_DELNEIGH: "forwarding entry deletion", RTM_GETNSID: "namespace id"}
