@@ -484,7 +484,9 @@ def _request(msg_type):
     return ("an " if name[0] in "aeiou" else "a ") + name + " request"
 
 
-_NAMES = {} if not HAS_PYROUTE2 else {RTM_GETLINK: "link", RTM_NEWLINK: "link", RTM_DELLINK: "link deletion", RTM_GETADDR: "address",
-          RTM_NEWADDR: "address", RTM_DELADDR: "address deletion", RTM_GETROUTE: "route", RTM_NEWROUTE: "route",
-          RTM_DELROUTE: "route deletion", RTM_GETNEIGH: "forwarding entry", RTM_NEWNEIGH: "forwarding entry",
-          RTM_DELNEIGH: "forwarding entry deletion", RTM_GETNSID: "namespace id"}
+_NAMES = {}  # message type -> what it is about, for errors
+if HAS_PYROUTE2:
+    _NAMES = {RTM_GETLINK: "link", RTM_NEWLINK: "link", RTM_DELLINK: "link deletion", RTM_GETADDR: "address",
+              RTM_NEWADDR: "address", RTM_DELADDR: "address deletion", RTM_GETROUTE: "route", RTM_NEWROUTE: "route",
+              RTM_DELROUTE: "route deletion", RTM_GETNEIGH: "forwarding entry", RTM_NEWNEIGH: "forwarding entry",
+              RTM_DELNEIGH: "forwarding entry deletion", RTM_GETNSID: "namespace id"}
