@@ -9,8 +9,8 @@ refusal into its NetlinkError with the kernel's errno and extended acknowledgeme
 This module keeps no message layout of its own. What it does itself is the exchange
 over a plain NETLINK_ROUTE socket, opened in the namespace the engine has entered: send
 one request, read its answer. pyroute2's IPRoute does the same through an asyncio event
-loop per socket, which made a run at 1,000 namespaces 2.5 times slower (measured:
-docs/architecture.md). The exchange is strict about what comes back:
+loop per socket: about four times the CPU time per request (tools/netlink_compare.py,
+figures in docs/architecture.md). The exchange is strict about what comes back:
 
 - the kernel's extended acknowledgement ("Nexthop has invalid gateway") is asked for and
   travels in NetlinkError next to the errno (kernel_text());
