@@ -97,9 +97,16 @@ ROWS = (
     ("batch_teardown", "(g) ip -batch teardown (netns del, link del) + nft delete table [s]"),
     ("role", "(e) ansible-playbook, topology role [s]"),
     ("loop", "(e) ansible-playbook, per-resource module loops [s]"),
+    ("rerun_cpu", "(b) CPU time, user+sys [s]"),
+    ("teardown_cpu", "(f) CPU time, user+sys [s]"),
+    ("script_cpu", "(c) CPU time of the script and its processes [s]"),
+    ("batch_cpu", "(d) CPU time of the batch and its processes [s]"),
+    ("batch_teardown_cpu", "(g) CPU time of the teardown and its processes [s]"),
 )
+CPU_ROWS = ("apply_cpu", "rerun_cpu", "teardown_cpu", "script_cpu", "batch_cpu", "batch_teardown_cpu")
 GROUPS = {"apply": "module", "apply_cpu": "module", "rss": "module", "rerun": "module", "teardown": "module",
-          "batch_teardown": "batch", "task": "tasks", "peer_task": "tasks"}
+          "rerun_cpu": "module", "teardown_cpu": "module", "batch_teardown": "batch", "batch_cpu": "batch",
+          "batch_teardown_cpu": "batch", "script_cpu": "script", "task": "tasks", "peer_task": "tasks"}
 TASK_ROWS = (
     ("task", f"(h) ansible-playbook, {TASKS} netfabric.netns.netns tasks, namespaces present [s]"),
     ("peer_task", f"(h) ansible-playbook, {TASKS} community.general.ip_netns tasks, namespaces present [s]"),
@@ -539,10 +546,10 @@ def measure_module(out, payload, topo, tag, env):
         if rerun["result"]["changed"] is not False or rerun["result"]["actions"]:
             raise BenchError(f"the re-run reported changed={rerun['result']['changed']} "
                              f"with {rerun['result']['actions']} actions")
-        out.update(rerun=rerun["wall"])
+        out.update(rerun=rerun["wall"], rerun_cpu=rerun["cpu"])
         teardown = run_module(host, payload, topo, "absent", "teardown", env)
         verify(host, topo, present=False, what="netns_topology teardown", wait=SETTLE_TIMEOUT)
-        out.update(teardown=teardown["wall"])
+        out.update(teardown=teardown["wall"], teardown_cpu=teardown["cpu"])
 
 
 def measure_script(out, topo, tag, batch):
@@ -561,8 +568,8 @@ def measure_script(out, topo, tag, batch):
             write(down, batch_teardown(topo, directory))
             torn = check_ok(timed(host, ["/bin/sh", down], cwd=directory), "the batch teardown")
             verify(host, topo, present=False, what="the batch teardown", wait=SETTLE_TIMEOUT)
-            out["batch_teardown"] = torn["wall"]
-    out[key] = data["wall"]
+            out["batch_teardown"], out["batch_teardown_cpu"] = torn["wall"], torn["cpu"]
+    out[key], out[key + "_cpu"] = data["wall"], data["cpu"]
     out[key + "_steps"] = sum(1 for line in text.splitlines() if line and line != "set -e")
 
 
@@ -674,6 +681,16 @@ def ratios_line(results):
     return "ratios: " + " ".join(f"{name}={fmt(ratio(results, num, den))}" for name, num, den, unused in RATIOS)
 
 
+def cpu_ratios_line(results):
+    """The same ratios on CPU time where both sides have one (less distorted by other work on the machine)."""
+    cells = []
+    for name, num, den, unused in RATIOS:
+        num_cpu, den_cpu = (num[0] + "_cpu", num[1]), (den[0] + "_cpu", den[1])
+        if num_cpu[0] in CPU_ROWS and den_cpu[0] in CPU_ROWS:
+            cells.append(f"{name}={fmt(ratio(results, num_cpu, den_cpu))}")
+    return "cpu ratios: " + " ".join(cells)
+
+
 def tool_output(cmd):
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
@@ -745,10 +762,13 @@ def report(results, info, sizes, runs, extra, failures):
         low, high = ratio_range(results, num, den)
         lines.append(f"| {name}: {row_text(num)} / {row_text(den)} | {fmt(ratio(results, num, den))} | "
                      f"{fmt(low)}-{fmt(high)} | {target} |")
+    lines += ["", "The same ratios on CPU time (user+sys of the process and its children), where both sides have "
+              "it: other work on a shared machine stretches wall times, CPU times much less.", "",
+              "```", cpu_ratios_line(results), "```"]
     lines += ["", "```", ratios_line(results), "```", "", EXPLAINED, "## Spread (min / median / max, seconds)", "",
               "| measurement | " + " | ".join(f"N={n}" for n in sizes) + " |", "|---|" + "---:|" * len(sizes)]
     for key, label in ROWS:
-        if key in ("rss", "apply_cpu"):
+        if key == "rss" or key in CPU_ROWS:
             continue
         lines.append(f"| {label} | " + " | ".join(spread_text(results.get((key, n), [])) for n in sizes) + " |")
     lines += ["", "| measurement | min / median / max |", "|---|---:|"]
@@ -824,6 +844,7 @@ def run_bench(sizes, runs, output, module_env, with_tasks=True):
         print(f"  {label:58} {cell_text(results, failures, key, None)}")
     for (group, n), message in sorted(failures.items(), key=str):
         print(f"  FAILED {group} at N={n}: {message}")
+    print(cpu_ratios_line(results))
     print(ratios_line(results), flush=True)
     return len(failures)
 
