@@ -8,6 +8,7 @@ The only layer below ``plugins/modules`` that knows about AnsibleModule.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import traceback
@@ -29,11 +30,16 @@ def pyroute2_too_old(version):
 def require_pyroute2(module):
     """Fail clearly when pyroute2 is missing or older than 0.9. This imports it, once per
     run: the engine's netlink layer (rtnl.py) is built on it."""
+    collecting = gc.isenabled()
+    gc.disable()  # its import makes some ten thousand objects: no collection on the way saves a tenth of it
     try:
         import pyroute2
     except ImportError:
         # format_exc, not format_exception(exc): the one-argument form needs Python 3.10
         module.fail_json(msg=missing_required_lib("pyroute2 >= 0.9"), exception=traceback.format_exc())
+    finally:
+        if collecting:
+            gc.enable()
     version = getattr(pyroute2, "__version__", "unknown")
     if pyroute2_too_old(version):
         module.fail_json(msg=f"pyroute2 {version} is too old: netfabric.netns needs pyroute2 >= 0.9 "
