@@ -17,13 +17,20 @@ asynchronously: its net_namespace slab is watched), the median of --runs runs of
 (c) ``script``    a shell script with one ip / sysctl / nft process per step;
 (d) ``batch``     ``ip -batch`` for the host namespace, ``ip -n NS -batch`` per namespace,
                   one ``nft -f``;
+(g) ``batch_teardown`` the same host torn down by one ``ip -batch`` (netns del, link del)
+                  and one ``nft delete table``;
 (e) ``role``      ansible-playbook with the netfabric.netns.topology role, and ``loop``: the same
-                  as loops of per-resource module tasks (N <= 100; the loop once at N=100).
+                  as loops of per-resource module tasks (N <= 100; the loop once at N=100);
+(h) ``task``      a play of 20 ``netfabric.netns.netns`` tasks (a loop) on a host where the
+                  namespaces exist, and ``peer_task``: the same loop of ``community.general.ip_netns``
+                  (from PyPI's ``ansible`` package, installed by ``make bench`` into .build/bench-venv
+                  without its dependencies: both plays run on the same ansible-core).
 
 Every build is checked afterwards (namespace, bridge port and veth counts, addresses, routes
 and links of sample namespaces, DNAT and masquerade rules, ip_forward), so a broken build
 cannot look fast. Writes bench/results.md and prints last one line:
-``ratios: apply/ip-script=A apply/ip-batch=B rerun/ip-batch=C loop/role=D n1000/n100=E``.
+``ratios: apply/ip-script=A apply/ip-batch=B rerun/ip-batch=C loop/role=D n1000/n100=E
+teardown/apply=F task/ip_netns=G``.
 
 Usage (as root, after ``make install``)::
 
@@ -63,6 +70,9 @@ WORK = os.path.join(REPO, ".build", "bench")
 SANDBOXES = os.path.join(WORK, "sandboxes")  # our own root: `sandbox.py stop --all` of a test run leaves it alone
 HELPER_PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 DEFAULT_OUTPUT = os.path.join(REPO, "bench", "results.md")
+# community.general for (h): PyPI's ansible package, installed by `make bench` (requirements-bench.txt)
+PEER_VENV = os.path.join(REPO, ".build", "bench-venv")
+TASKS = 20
 TOPOLOGY_NAME = "bench"
 PER_BRIDGE = 50
 FORWARD_BASE = 20000
@@ -84,16 +94,31 @@ ROWS = (
     ("teardown", "(f) netns_topology teardown, state=absent [s]"),
     ("script", "(c) shell script, one ip/nft process per step [s]"),
     ("batch", "(d) ip -batch + ip -n NS -batch + nft -f [s]"),
+    ("batch_teardown", "(g) ip -batch teardown (netns del, link del) + nft delete table [s]"),
     ("role", "(e) ansible-playbook, topology role [s]"),
     ("loop", "(e) ansible-playbook, per-resource module loops [s]"),
+    ("rerun_cpu", "(b) CPU time, user+sys [s]"),
+    ("teardown_cpu", "(f) CPU time, user+sys [s]"),
+    ("script_cpu", "(c) CPU time of the script and its processes [s]"),
+    ("batch_cpu", "(d) CPU time of the batch and its processes [s]"),
+    ("batch_teardown_cpu", "(g) CPU time of the teardown and its processes [s]"),
 )
-GROUPS = {"apply": "module", "apply_cpu": "module", "rss": "module", "rerun": "module", "teardown": "module"}
-RATIOS = (  # name, numerator (row, N), denominator (row, N), target
+CPU_ROWS = ("apply_cpu", "rerun_cpu", "teardown_cpu", "script_cpu", "batch_cpu", "batch_teardown_cpu")
+GROUPS = {"apply": "module", "apply_cpu": "module", "rss": "module", "rerun": "module", "teardown": "module",
+          "rerun_cpu": "module", "teardown_cpu": "module", "batch_teardown": "batch", "batch_cpu": "batch",
+          "batch_teardown_cpu": "batch", "script_cpu": "script", "task": "tasks", "peer_task": "tasks"}
+TASK_ROWS = (
+    ("task", f"(h) ansible-playbook, {TASKS} netfabric.netns.netns tasks, namespaces present [s]"),
+    ("peer_task", f"(h) ansible-playbook, {TASKS} community.general.ip_netns tasks, namespaces present [s]"),
+)
+RATIOS = (  # name, numerator (row, N), denominator (row, N), target; N None: measured once per run
     ("apply/ip-script", ("apply", 100), ("script", 100), "<= 0.5"),
-    ("apply/ip-batch", ("apply", 1000), ("batch", 1000), "<= 0.5"),
-    ("rerun/ip-batch", ("rerun", 1000), ("batch", 1000), "<= 0.3"),
+    ("apply/ip-batch", ("apply", 1000), ("batch", 1000), "<= 0.7"),
+    ("rerun/ip-batch", ("rerun", 1000), ("batch", 1000), "<= 0.45"),
     ("loop/role", ("loop", 100), ("role", 100), ">= 20"),
     ("n1000/n100", ("apply", 1000), ("apply", 100), "<= 12"),
+    ("teardown/apply", ("teardown", 1000), ("apply", 1000), "<= 1.5"),
+    ("task/ip_netns", ("task", None), ("peer_task", None), "<= 1.5"),
 )
 
 # Run inside the sandbox after a build: counts in the host namespace, then per sample namespace
@@ -293,6 +318,14 @@ def batch_files(topo, directory):
     return "\n".join(lines) + "\n"
 
 
+def batch_teardown(topo, directory):
+    """(g): writes the batch file and returns the script that tears the host down again: one
+    ip -batch (bridges, then namespaces: their veths go with them) and nft delete table."""
+    lines = [f"link del {br['name']}" for br in topo["bridges"]] + [f"netns del {ns['name']}" for ns in topo["namespaces"]]
+    write(os.path.join(directory, "teardown.batch"), "\n".join(lines) + "\n")
+    return f"set -e\nip -batch {directory}/teardown.batch\nnft delete table {TABLE}\n"
+
+
 def role_play(topo):
     """(e) the whole topology through the topology role."""
     return [{"name": "bench: topology role", "hosts": "localhost", "gather_facts": False,
@@ -390,8 +423,21 @@ def check_ok(data, what):
     return data
 
 
-def verify(host, topo, present=True, what="build"):
-    """Check the kernel state after a build (present) or a teardown; raise BenchError if wrong."""
+def verify(host, topo, present=True, what="build", wait=0.0):
+    """Check the kernel state after a build (present) or a teardown; raise BenchError if wrong.
+    ``wait``: seconds to keep checking (a teardown leaves the removal of namespaces' links to
+    the kernel, which finishes it asynchronously, after the tool has exited)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return _verify(host, topo, present, what)
+        except BenchError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _verify(host, topo, present, what):
     names = [ns["name"] for ns in topo["namespaces"]]
     samples = sorted({names[0], names[len(names) // 2], names[-1]}, key=names.index) if present else []
     proc = host.run(["/bin/sh", "-c", VERIFY, "verify"] + samples, check=False)
@@ -502,10 +548,10 @@ def measure_module(out, payload, topo, tag, env):
         if rerun["result"]["changed"] is not False or rerun["result"]["actions"]:
             raise BenchError(f"the re-run reported changed={rerun['result']['changed']} "
                              f"with {rerun['result']['actions']} actions")
-        out.update(rerun=rerun["wall"])
+        out.update(rerun=rerun["wall"], rerun_cpu=rerun["cpu"])
         teardown = run_module(host, payload, topo, "absent", "teardown", env)
-        verify(host, topo, present=False, what="netns_topology teardown")
-        out.update(teardown=teardown["wall"])
+        verify(host, topo, present=False, what="netns_topology teardown", wait=SETTLE_TIMEOUT)
+        out.update(teardown=teardown["wall"], teardown_cpu=teardown["cpu"])
 
 
 def measure_script(out, topo, tag, batch):
@@ -519,7 +565,13 @@ def measure_script(out, topo, tag, batch):
         write(path, text)
         data = check_ok(timed(host, ["/bin/sh", path], cwd=directory), "the batch build" if batch else "the ip script")
         verify(host, topo, what="the batch build" if batch else "the ip script")
-    out[key] = data["wall"]
+        if batch:
+            down = os.path.join(directory, "teardown.sh")
+            write(down, batch_teardown(topo, directory))
+            torn = check_ok(timed(host, ["/bin/sh", down], cwd=directory), "the batch teardown")
+            verify(host, topo, present=False, what="the batch teardown", wait=SETTLE_TIMEOUT)
+            out["batch_teardown"], out["batch_teardown_cpu"] = torn["wall"], torn["cpu"]
+    out[key], out[key + "_cpu"] = data["wall"], data["cpu"]
     out[key + "_steps"] = sum(1 for line in text.splitlines() if line and line != "set -e")
 
 
@@ -534,6 +586,48 @@ def measure_ansible(out, topo, tag, loop, module_env):
             raise BenchError(f"ansible-playbook ({kind}) failed (exit {data['rc']}): {data.get('stdout', '')[-2000:]}")
         verify(host, topo, what=f"ansible-playbook ({kind})")
     out[kind] = data["wall"]
+
+
+def task_plays(names):
+    """(h) the same loop of namespace tasks, through this collection and through community.general."""
+    def play(module, args):
+        return [{"name": f"bench: {TASKS} {module} tasks", "hosts": "localhost", "gather_facts": False,
+                 "tasks": [{"name": module, module: args, "loop": names}]}]
+    return {"task": play("netfabric.netns.netns", {"name": "{{ item }}"}),
+            "peer_task": play("community.general.ip_netns", {"name": "{{ item }}", "state": "present"})}
+
+
+def peer_collections():
+    """The ansible_collections directory of the bench-only environment with PyPI's ansible package."""
+    lib = os.path.join(PEER_VENV, "lib")
+    for entry in sorted(os.listdir(lib)) if os.path.isdir(lib) else []:
+        path = os.path.join(lib, entry, "site-packages")
+        if os.path.isdir(os.path.join(path, "ansible_collections", "community", "general")):
+            return path
+    raise BenchError(f"community.general is not installed in {PEER_VENV}: run make bench (it installs "
+                     "requirements-bench.txt there)")
+
+
+def measure_tasks(out, run, module_env):
+    """(h) one fresh sandbox with the namespaces made beforehand, both plays (in turn first), both
+    through the same ansible-playbook, with both collections on the collections path."""
+    names = [f"t{i}" for i in range(TASKS)]
+    with fresh_host(f"bench-tasks-r{run + 1}") as host:
+        # as the netns module leaves them (loopback up), so that neither play has anything to do
+        host.run(["/bin/sh", "-c", " && ".join(f"ip netns add {name} && ip -n {name} link set lo up" for name in names)])
+        env = dict(host.ansible_env(REPO), **module_env)
+        env["ANSIBLE_COLLECTIONS_PATH"] += os.pathsep + peer_collections()
+        plays = task_plays(names)
+        for key in (("task", "peer_task") if run % 2 == 0 else ("peer_task", "task")):
+            work, cmd = playbook_files(host, plays[key], key)
+            data = timed(host, cmd, env=env, cwd=work)
+            if data["rc"] != 0:
+                raise BenchError(f"ansible-playbook ({key}) failed (exit {data['rc']}): {data.get('stdout', '')[-2000:]}")
+            if "changed=0" not in data.get("stdout", "changed=0"):
+                raise BenchError(f"ansible-playbook ({key}) changed something on a host where the namespaces exist")
+            out[key] = data["wall"]
+        if sorted(host.run(["ls", "/run/netns"]).stdout.split()) != sorted(names):
+            raise BenchError("the task plays changed the namespaces")
 
 
 def plan(n, run):
@@ -562,12 +656,41 @@ def ratio(results, num, den):
     return top / bottom
 
 
+def ratio_range(results, num, den):
+    """(lowest, highest) ratio the samples allow: min over max, max over min."""
+    top, bottom = results.get(num, []), results.get(den, [])
+    if not top or not bottom or not min(bottom):
+        return None, None
+    return min(top) / max(bottom), max(top) / min(bottom)
+
+
+def row_text(row):
+    """"apply at N=1000", or "task" for a measurement made once per run."""
+    return row[0] + (f" at N={row[1]}" if row[1] else "")
+
+
+def spread_text(samples):
+    if not samples:
+        return "-"
+    return f"{min(samples):.3f} / {median(samples):.3f} / {max(samples):.3f}"
+
+
 def fmt(value, digits=2):
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def ratios_line(results):
     return "ratios: " + " ".join(f"{name}={fmt(ratio(results, num, den))}" for name, num, den, unused in RATIOS)
+
+
+def cpu_ratios_line(results):
+    """The same ratios on CPU time where both sides have one (less distorted by other work on the machine)."""
+    cells = []
+    for name, num, den, unused in RATIOS:
+        num_cpu, den_cpu = (num[0] + "_cpu", num[1]), (den[0] + "_cpu", den[1])
+        if num_cpu[0] in CPU_ROWS and den_cpu[0] in CPU_ROWS:
+            cells.append(f"{name}={fmt(ratio(results, num_cpu, den_cpu))}")
+    return "cpu ratios: " + " ".join(cells)
 
 
 def tool_output(cmd):
@@ -626,17 +749,38 @@ def report(results, info, sizes, runs, extra, failures):
     for key, label in (("actions", "actions in the plan of (a)"), ("script_steps", "processes started by (c) (besides sh)"),
                        ("batch_steps", "processes started by (d) (ip -batch, ip -n NS -batch, sysctl, nft -f)")):
         lines.append(f"| {label} | " + " | ".join(str(extra.get((key, n), "-")) for n in sizes) + " |")
+    lines += ["", f"Per-task cost (h), one play of {TASKS} tasks each, controller included:", "",
+              "| measurement | value |", "|---|---:|"]
+    lines += [f"| {label} | {cell_text(results, failures, key, None)} |" for key, label in TASK_ROWS]
     if failures:
         lines += ["", "## Failures", ""]
-        lines += [f"- {group} at N={n}: `{message[-1500:]}`".replace("\n", " ") for (group, n), message in sorted(failures.items())]
-    lines += ["", "## Ratios (targets of issue 6)", "", "| ratio | value | target |", "|---|---:|---|"]
+        lines += [f"- {group}" + (f" at N={n}" if n else "") + f": `{message[-1500:]}`".replace("\n", " ")
+                  for (group, n), message in sorted(failures.items(), key=str)]
+    lines += ["", "## Ratios (targets of issues 6 and 12)", "",
+              "Each ratio is median over median; the range divides the extreme samples (lowest over highest, "
+              "highest over lowest), to show what the noise of a shared machine can do to it.", "",
+              "| ratio | value | range | target |", "|---|---:|---:|---|"]
     for name, num, den, target in RATIOS:
-        lines.append(f"| {name}: {num[0]} at N={num[1]} / {den[0]} at N={den[1]} | {fmt(ratio(results, num, den))} | {target} |")
-    lines += ["", "```", ratios_line(results), "```", "", EXPLAINED, "## Raw samples (seconds; rss in MiB)", "", "```"]
-    for key, unused_label in ROWS:
-        for n in sizes:
+        low, high = ratio_range(results, num, den)
+        lines.append(f"| {name}: {row_text(num)} / {row_text(den)} | {fmt(ratio(results, num, den))} | "
+                     f"{fmt(low)}-{fmt(high)} | {target} |")
+    lines += ["", "The same ratios on CPU time (user+sys of the process and its children), where both sides have "
+              "it: other work on a shared machine stretches wall times, CPU times much less.", "",
+              "```", cpu_ratios_line(results), "```"]
+    lines += ["", "```", ratios_line(results), "```", "", EXPLAINED, "## Spread (min / median / max, seconds)", "",
+              "| measurement | " + " | ".join(f"N={n}" for n in sizes) + " |", "|---|" + "---:|" * len(sizes)]
+    for key, label in ROWS:
+        if key == "rss" or key in CPU_ROWS:
+            continue
+        lines.append(f"| {label} | " + " | ".join(spread_text(results.get((key, n), [])) for n in sizes) + " |")
+    lines += ["", "| measurement | min / median / max |", "|---|---:|"]
+    lines += [f"| {label} | {spread_text(results.get((key, None), []))} |" for key, label in TASK_ROWS]
+    lines += ["", "## Raw samples (seconds; rss in MiB)", "", "```"]
+    for key, unused_label in ROWS + TASK_ROWS:
+        for n in (sizes if (key, None) not in results else [None]):
             if results.get((key, n)):
-                lines.append(f"{key} N={n}: " + " ".join(f"{value:.3f}" for value in results[(key, n)]))
+                lines.append(f"{key}" + (f" N={n}" if n else "") + ": "
+                             + " ".join(f"{value:.3f}" for value in results[(key, n)]))
     lines += ["```", ""]
     return "\n".join(lines)
 
@@ -644,7 +788,7 @@ def report(results, info, sizes, runs, extra, failures):
 # ------------------------------------------------------------------ main
 
 
-def run_bench(sizes, runs, output, module_env):
+def run_bench(sizes, runs, output, module_env, with_tasks=True):
     """Every measurement at every size, run after run; returns the number of failed measurements."""
     started = time.monotonic()
     info = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -678,6 +822,17 @@ def run_bench(sizes, runs, output, module_env):
                     results.setdefault((key, n), []).append(value)
             shown = " ".join(f"{key}={value:.3f}" for key, value in line.items() if isinstance(value, float))
             print(f"N={n} run {run + 1}/{runs}: {shown}", flush=True)
+    for run in range(runs if with_tasks else 0):
+        out = {}
+        try:
+            measure_tasks(out, run, module_env)
+        except BenchError as exc:
+            failures[("tasks", None)] = " ".join(str(exc).split())
+            print(f"tasks run {run + 1}/{runs}: FAILED: {exc}", flush=True)
+            break
+        for key, value in out.items():
+            results.setdefault((key, None), []).append(value)
+        print(f"tasks run {run + 1}/{runs}: " + " ".join(f"{k}={v:.3f}" for k, v in out.items()), flush=True)
     info["elapsed"] = time.monotonic() - started
     info["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     text = report(results, info, sizes, runs, extra, failures)
@@ -687,8 +842,11 @@ def run_bench(sizes, runs, output, module_env):
     for key, label in ROWS:
         cells = [cell_text(results, failures, key, n) for n in sizes]
         print(f"  {label:58} " + "  ".join(f"N={n}: {cell}" for n, cell in zip(sizes, cells)))
-    for (group, n), message in sorted(failures.items()):
+    for key, label in TASK_ROWS:
+        print(f"  {label:58} {cell_text(results, failures, key, None)}")
+    for (group, n), message in sorted(failures.items(), key=str):
         print(f"  FAILED {group} at N={n}: {message}")
+    print(cpu_ratios_line(results))
     print(ratios_line(results), flush=True)
     return len(failures)
 
@@ -745,6 +903,7 @@ def main(argv=None):
     parser.add_argument("--output", default=DEFAULT_OUTPUT, help="the Markdown report (default bench/results.md)")
     parser.add_argument("--profile", type=int, metavar="N", help="only profile (a), (b) and (f) at N; writes bench/profile-nN.txt")
     parser.add_argument("--top", type=int, default=30, help="entries per profile listing (default 30)")
+    parser.add_argument("--no-tasks", action="store_true", help="skip (h), the per-task comparison with community.general")
     parser.add_argument("--module-env", type=parse_env, action="append", default=[], metavar="NAME=VALUE",
                         help="environment for the netns_topology processes and the modules of (e), "
                              "e.g. NETFABRIC_NFT_BACKEND=cli (repeatable; recorded in the report)")
@@ -769,7 +928,7 @@ def main(argv=None):
         module_env = dict(args.module_env)
         if args.profile:
             run_profile(args.profile, args.top, module_env)
-        elif run_bench(args.sizes, args.runs, args.output, module_env):
+        elif run_bench(args.sizes, args.runs, args.output, module_env, with_tasks=not args.no_tasks):
             return 1  # the report and the ratios line are out; a failed build fails `make bench`
     except BenchError as exc:
         print(f"bench.py: {exc}", file=sys.stderr)

@@ -8,7 +8,7 @@ The only layer below ``plugins/modules`` that knows about AnsibleModule.
 
 from __future__ import annotations
 
-import importlib.metadata
+import gc
 import ipaddress
 import os
 import traceback
@@ -17,16 +17,6 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
 from ansible_collections.netfabric.netns.plugins.module_utils.guard import Connection
-
-
-def pyroute2_version():
-    """pyroute2's version, read from its package metadata: importing pyroute2 takes 0.2 s,
-    and only conntrack flushes need it. ImportError when it is not installed."""
-    try:
-        return importlib.metadata.version("pyroute2")
-    except importlib.metadata.PackageNotFoundError:
-        import pyroute2  # installed without metadata: ask the package (ImportError when missing)
-        return getattr(pyroute2, "__version__", "unknown")
 
 
 def pyroute2_too_old(version):
@@ -39,10 +29,19 @@ def pyroute2_too_old(version):
 
 
 def require_pyroute2(module):
+    """Fail clearly when pyroute2 is missing or older than 0.9. This imports it, once per
+    run: the engine's netlink layer (rtnl.py) is built on it."""
+    collecting = gc.isenabled()
+    gc.disable()  # its import makes some ten thousand objects: no collection on the way saves a tenth of it
     try:
-        version = pyroute2_version()
-    except ImportError as exc:
-        module.fail_json(msg=missing_required_lib("pyroute2 >= 0.9"), exception="".join(traceback.format_exception(exc)))
+        import pyroute2
+    except ImportError:
+        # format_exc, not format_exception(exc): the one-argument form needs Python 3.10
+        module.fail_json(msg=missing_required_lib("pyroute2 >= 0.9"), exception=traceback.format_exc())
+    finally:
+        if collecting:
+            gc.enable()
+    version = getattr(pyroute2, "__version__", "unknown")
     if pyroute2_too_old(version):
         module.fail_json(msg=f"pyroute2 {version} is too old: netfabric.netns needs pyroute2 >= 0.9 "
                              "(Debian 12's python3-pyroute2 is 0.7.2; install a newer one with pip)")

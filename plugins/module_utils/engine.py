@@ -20,6 +20,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Appl
 from ansible_collections.netfabric.netns.plugins.module_utils.namespaces import Namespaces
 from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftUnavailable
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
+from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import AnswerError, NetlinkError
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import (
     StateFile, check_claims, claims, mark_created, others_claims)
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import check as topology_check
@@ -233,21 +234,34 @@ def describe(netns=None):
 
 
 def _nsids(namespaces, states):
-    """For each read namespace: nsid -> name of the namespaces it can see."""
+    """For each read namespace: nsid -> name, for the namespaces its veths lead to.
+
+    Linear in the number of veths: a veth's peer can only be a link, in another read
+    namespace, whose index is the veth's peer index and whose own peer index is the veth's
+    (a veth pair points both ways); each such candidate is confirmed with one namespace-id
+    request, and each id is resolved once per namespace."""
+    ends = {}  # (index, peer index) of veths whose peer is elsewhere -> their namespaces
+    for name, state in states.items():
+        for link in state.links.values():
+            if link.peer_nsid is not None and link.peer_index:
+                ends.setdefault((link.index, link.peer_index), []).append(name)
     table = {}
-    for name in states:
-        rtnl = namespaces.rtnl(name)
-        seen = {}
-        for other in states:
-            if other == name:
+    for name, state in states.items():
+        seen = table[name] = {}
+        for link in state.links.values():
+            if link.peer_nsid is None or link.peer_nsid in seen:
                 continue
-            try:
-                nsid = rtnl.netnsid(namespaces.fd(other))
-            except OSError:
-                nsid = None
-            if nsid is not None:
-                seen[nsid] = other
-        table[name] = seen
+            for other in ends.get((link.peer_index, link.index), []):
+                if other == name or other in seen.values():
+                    continue
+                try:
+                    nsid = namespaces.rtnl(name).netnsid(namespaces.fd(other))
+                except (OSError, NetlinkError, AnswerError):
+                    nsid = None
+                if nsid is not None:
+                    seen[nsid] = other
+                if nsid == link.peer_nsid:
+                    break
     return table
 
 

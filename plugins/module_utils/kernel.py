@@ -4,10 +4,9 @@
 """The kernel side of the engine: reader and applier (private to the collection).
 
 Namespaces are entered in-process with setns(2) and one netlink socket is kept per
-namespace in use (namespaces.py; rtnl.py speaks route netlink, checked against
-pyroute2); no helper processes are forked (pyroute2's ``IPRoute(netns=...)`` forks one
-per namespace and creates a missing namespace by accident). pyroute2 itself is imported
-only to flush conntrack entries. The reader dumps links and addresses once per
+namespace in use (namespaces.py); rtnl.py sends pyroute2's messages over it. No helper
+processes are forked (pyroute2's ``IPRoute(netns=...)`` forks one per namespace and
+creates a missing namespace by accident). The reader dumps links and addresses once per
 namespace, routes only where a route is planned; the applier executes the planner's
 actions in order and, when the kernel refuses one, deletes what this run created
 before it.
@@ -19,7 +18,13 @@ import errno
 import ipaddress
 import os
 import socket
+import time
 import traceback
+
+try:
+    from pyroute2.conntrack import Conntrack, NFCTAttrTuple
+except ImportError:  # common.require_pyroute2 reports it before anything runs
+    Conntrack = NFCTAttrTuple = None
 
 from ansible_collections.netfabric.netns.plugins.module_utils import netns_files, nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError, NetfabricError
@@ -27,12 +32,18 @@ from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import k
 from ansible_collections.netfabric.netns.plugins.module_utils.model import sysctl_path
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import MARK, Link, NetnsState, RouteEntry
 from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import (
-    IFF_UP, RTN_UNICAST, ZERO_MAC, bridge_data, bridge_port_data, vxlan_data)
+    RT_SCOPE_LINK, RTN_UNICAST, ZERO_MAC, AnswerError, NetlinkError, bridge_data, bridge_port_data, kernel_text,
+    vxlan_data)
 
 # Tests set it to k to make the k-th action fail, to prove the rollback of steps 1..k-1.
 FAILPOINT = "NETFABRIC_FAIL_AT_STEP"
-RT_SCOPE_LINK = 253
 FAMILIES = {socket.AF_INET: 4, socket.AF_INET6: 6}
+# A link whose peer sits in a namespace the kernel is removing (right after a teardown) holds
+# its name until the kernel's cleanup gets to it: well under a second for 1,000 namespaces here.
+HELD_WAIT = 30.0
+HELD_POLL = 0.05
+# what a link read tells about its kind, bridge and port settings, besides its own fields
+LINK_EXTRAS = ("stp", "vlan_filtering", "vni", "dstport", "local", "dev_index", "hairpin", "isolated", "alias")
 
 REASONS = {
     errno.EPERM: "operation not permitted",
@@ -51,12 +62,19 @@ REASONS = {
 
 
 def reason(exc):
+    """Why a step failed: the kernel's own words when it gave some, with the errno's meaning."""
     if isinstance(exc, nft.NftError):
         return f"nftables refused it: {exc}"
+    if isinstance(exc, AnswerError):
+        return str(exc)
     if isinstance(exc, NetfabricError):
         return exc.msg
     code = getattr(exc, "code", None) or getattr(exc, "errno", None)
-    return REASONS.get(code, f"{exc} (errno {code})")
+    ours = REASONS.get(code)
+    said = kernel_text(exc)
+    if said:
+        return f"{said.rstrip('.')} ({errno.errorcode.get(code, code)}" + (f": {ours})" if ours else ")")
+    return ours or f"{exc} (errno {code})"
 
 
 class KernelReader:
@@ -82,25 +100,25 @@ class KernelReader:
         state = NetnsState(name)
         by_index = {}
         masters = {}
-        for msg in rtnl.links():
-            link, masters[msg["index"]] = _parse_link(msg)
+        for fields in _settled_links(rtnl, name):
+            link = _link(fields)
             link.ours = link.alias == MARK or (name, link.name) in self.pending
             by_index[link.index] = link
+            masters[link.index] = fields["master"]
             state.links[link.name] = link
         for index, link in by_index.items():
             master = by_index.get(masters[index])
             link.master = master.name if master is not None else None
-        for msg in rtnl.addrs():
-            link = by_index.get(msg["index"])
-            address = msg.get("address")
-            if link is None or address is None:
+        for index, address, prefixlen, scope in _answered(rtnl.addrs, name):
+            link = by_index.get(index)
+            if link is None:
                 continue
             if ":" in address:
                 address = ipaddress.ip_address(address).compressed  # as the model writes it (::ffff:a.b.c.d)
-                if msg["scope"] == RT_SCOPE_LINK:  # fe80::/10: the kernel's own, or declared ones
-                    link.link_local.append(f"{address}/{msg['prefixlen']}")
+                if scope == RT_SCOPE_LINK:  # fe80::/10: the kernel's own, or declared ones
+                    link.link_local.append(f"{address}/{prefixlen}")
                     continue
-            link.addresses.append(f"{address}/{msg['prefixlen']}")
+            link.addresses.append(f"{address}/{prefixlen}")
         self._names[name] = {i: link.name for i, link in by_index.items()}
         return state
 
@@ -108,20 +126,20 @@ class KernelReader:
         """Unicast routes of one table (None: every table)."""
         names = self._names.get(name) or {}
         routes = []
-        for msg in self.ns.rtnl(name).routes(table):
+        for msg in _answered(lambda: self.ns.rtnl(name).routes(table), name):
             family = FAMILIES.get(msg["family"])
             if family is None or msg["type"] != RTN_UNICAST:
                 continue
-            number = msg.get("rta_table") or msg["table"]
+            number = msg["table"]
             if table is not None and number != table:
                 continue  # a kernel without strict dump checking sends every table
-            dst = msg.get("dst") or ("0.0.0.0" if family == 4 else "::")
+            dst = msg["dst"] or ("0.0.0.0" if family == 4 else "::")
             routes.append(RouteEntry(
                 dst=str(ipaddress.ip_network(f"{dst}/{msg['dst_len']}", strict=False)),
                 table=number,
-                gateway=msg.get("gateway"),
-                dev=names.get(msg.get("oif")),
-                metric=msg.get("priority") or 0,
+                gateway=msg["gateway"],
+                dev=names.get(msg["oif"]),
+                metric=msg["priority"] or 0,
                 proto=msg["proto"],
                 scope=msg["scope"],
             ))
@@ -130,8 +148,8 @@ class KernelReader:
     def read_remotes(self, name, index):
         """The destinations of the all-zero forwarding entries (head-end replication) of the
         vxlan with this index (as read by read())."""
-        return sorted(msg["dst"] for msg in self.ns.rtnl(name).fdb_entries()
-                      if msg["ifindex"] == index and msg.get("lladdr") == ZERO_MAC and msg.get("dst"))
+        return sorted(dst for ifindex, lladdr, dst in _answered(self.ns.rtnl(name).fdb_entries, name)
+                      if ifindex == index and lladdr == ZERO_MAC and dst)
 
     def read_namespaces(self):
         """The namespaces read so far (None: the host's own)."""
@@ -154,30 +172,49 @@ class KernelReader:
             return None
 
 
-def _parse_link(msg):
-    """(Link, index of its bridge or None) from a link message read by rtnl."""
-    info = msg.get("linkinfo") or {}
-    link = Link(
-        name=msg.get("ifname"),
-        index=msg["index"],
-        kind=info.get("kind"),
-        mtu=msg.get("mtu"),
-        up=bool(msg["flags"] & IFF_UP),
-        peer_index=msg.get("link"),
-        peer_nsid=msg.get("link_netnsid"),
-        alias=msg.get("ifalias"),
-    )
-    data = info.get("data") or {}
-    if link.kind == "bridge":
-        link.stp = bool(data.get("stp_state", 0))
-        link.vlan_filtering = bool(data.get("vlan_filtering", 0))
-    if link.kind == "vxlan":
-        link.vni, link.dstport, link.local, link.dev_index = (data.get(key) for key in ("id", "port", "local", "link"))
-    if info.get("slave_kind") == "bridge":
-        port = info.get("slave_data") or {}
-        link.hairpin = bool(port.get("mode", 0))
-        link.isolated = bool(port.get("isolated", 0))
-    return link, msg.get("master")
+def _where(netns):
+    return f"netns '{netns}'" if netns else "the host namespace"
+
+
+def _answered(read, netns):
+    """read(), with an answer the engine cannot trust reported as the failure it is."""
+    try:
+        return read()
+    except (AnswerError, NetlinkError, OSError) as exc:
+        raise KernelError(f"{_where(netns)}: cannot read its state: {reason(exc)}") from exc
+
+
+def _settled_links(rtnl, netns):
+    """The links of a namespace once none of them belongs to a namespace the kernel is
+    still removing (a veth whose peer went with ``ip netns del`` keeps its name until the
+    kernel's cleanup gets to it): such links are waited for, at most HELD_WAIT seconds.
+    Their peer's namespace id is gone from the namespace's table already."""
+    deadline = None
+    while True:
+        links = _answered(rtnl.links, netns)
+        held = []
+        if any(fields["peer_nsid"] is not None for fields in links):
+            alive = _answered(rtnl.netnsids, netns)
+            held = [f["name"] for f in links if f["peer_nsid"] is not None and f["peer_nsid"] not in alive]
+        if not held:
+            return links
+        deadline = deadline or time.monotonic() + HELD_WAIT
+        if time.monotonic() >= deadline:
+            raise KernelError(f"{_where(netns)}: {', '.join(repr(n) for n in held[:5])}"
+                              + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+                              + f" still belong to a namespace the kernel is removing, {HELD_WAIT:.0f} s after "
+                              "they were first seen; try again once the kernel is done")
+        time.sleep(HELD_POLL)
+
+
+def _link(fields):
+    """A Link from what rtnl.link_fields() read (the bridge is filled in by name later)."""
+    link = Link(name=fields["name"], index=fields["index"], kind=fields["kind"], mtu=fields["mtu"], up=fields["up"],
+                peer_index=fields["peer_index"], peer_nsid=fields["peer_nsid"])
+    for key in LINK_EXTRAS:
+        if key in fields:
+            setattr(link, key, fields[key])
+    return link
 
 
 class Applier:
@@ -190,9 +227,12 @@ class Applier:
         self._created = []  # ('netns', name) or ('link', netns, name), in order
         # (netns, ifname) -> index: what the reader saw, then one lookup per new link
         self._indexes = dict(indexes or {})
+        self._bulk = {}  # (netns, name) of a run's first link deletion -> the names of the run
+        self._deleted = set()  # (netns, name) deleted with an earlier action's run
 
     def apply(self, actions):
         done = []
+        self._bulk = _deletion_runs(actions)
         fail_at = int(os.environ.get(FAILPOINT, "0") or 0)
         action = None
         try:
@@ -206,14 +246,15 @@ class Applier:
             undone = self._undo()
             details = {"completed": [a.text for a in done], "failed_step": action.text if action else None,
                        "rolled_back": undone}
-            if isinstance(exc, (OSError, NetfabricError)):  # rtnl.NetlinkError is an OSError
+            if isinstance(exc, (OSError, NetlinkError, AnswerError, NetfabricError)):
                 why = reason(exc)
             elif isinstance(exc, Exception):
                 why = f"unexpected {type(exc).__name__}: {exc}"
                 details["exception"] = traceback.format_exc()
             else:
                 raise  # KeyboardInterrupt, SystemExit: rolled back, and on its way
-            raise KernelError(f"{action.subject}: cannot {action.verb}: {why}", **details) from exc
+            where = f"{action.path}: " if action.path else ""
+            raise KernelError(f"{where}{action.subject}: cannot {action.verb}: {why}", **details) from exc
 
     def _undo(self):
         undone = []
@@ -227,12 +268,6 @@ class Applier:
             except Exception:  # pylint: disable=broad-exception-caught  # undo what can be undone
                 pass
         return undone
-
-    def _mark(self, netns, name, mtu=None):
-        """Record a link this run made, and give it the alias MARK (a second request: the kernel
-        ignores an alias in the creating one), and ``mtu`` if given."""
-        self._created.append(("link", netns, name))
-        self.ns.rtnl(netns).link_set(name, alias=MARK, mtu=mtu)
 
     def _index(self, netns, name):
         key = (netns, name)
@@ -250,26 +285,38 @@ class Applier:
         (a namespace has no alias of its own; its lo lives exactly as long as it)."""
         self.ns.create(name)
         self._created.append(("netns", name))
-        self.ns.rtnl(name).link_set("lo", alias=MARK)
+        self.ns.rtnl(name).link_set("lo", ifalias=MARK)
 
     def do_netns_del(self, netns, name):
+        """Like ``ip netns del``: the kernel removes the namespace with its links, and the veths
+        whose other end is elsewhere, once nothing holds it. Processes still in it hold it:
+        then its veths to other namespaces are deleted here, so that no cable stays behind."""
         pids = self.ns.pids(name)
         if pids:
             self.warnings.append(f"namespace '{name}' removed while processes still run in it: "
                                  f"PIDs {', '.join(map(str, pids))}")
+            rtnl = self.ns.rtnl(name)
+            rtnl.links_del([f["name"] for f in rtnl.links() if f["kind"] == "veth" and f["peer_nsid"] is not None])
         self.ns.remove(name)
         self._indexes.clear()
 
+    def _mark(self, netns, name, mtu=None):
+        """Record a link this run made, and give it the alias MARK (a second request: the kernel
+        ignores an alias in the creating one), and ``mtu`` if given."""
+        self._created.append(("link", netns, name))
+        self.ns.rtnl(netns).link_set(name, ifalias=MARK, mtu=mtu)
+
     def do_link_add_veth(self, netns, name, peer, peer_netns, mtu=None, up=False, master=None, from_peer=False):
         """One request creates the pair; ``up`` and ``master`` are for the end it is made from,
-        the peer with ``from_peer`` (an end that joins a bridge is made in the bridge's namespace)."""
+        the peer with ``from_peer`` (an end that joins a bridge is made in the bridge's namespace).
+        Both ends get the alias MARK, each with a request of its own."""
         if from_peer:
             netns, name, peer_netns, peer = peer_netns, peer, netns, name
         peer_fd = self.ns.fd(peer_netns) if peer_netns != netns else None  # born in its namespace, never moved
         master_index = self._index(netns, master) if master else None
         self.ns.rtnl(netns).link_add(name, "veth", mtu=mtu, up=up, master=master_index, peer=(peer, mtu, peer_fd))
         self._mark(netns, name)
-        self.ns.rtnl(peer_netns).link_set(peer, alias=MARK)
+        self.ns.rtnl(peer_netns).link_set(peer, ifalias=MARK)
 
     def do_link_add_bridge(self, netns, name, mtu=None):
         # The MTU is set after creation: one given in the creating request is not "set by the
@@ -289,11 +336,21 @@ class Applier:
         self.ns.rtnl(netns).fdb("del", self._index(netns, name), remote)
 
     def do_link_del(self, netns, name):
-        self.ns.rtnl(netns).link_del(name)
+        """Deletes the link, and with the first deletion of a run of them in one namespace the
+        whole run, in one kernel batch (rtnl.links_del)."""
+        if (netns, name) in self._deleted:
+            return  # went with an earlier action's batch
+        names = self._bulk.get((netns, name), [name])
+        try:
+            self.ns.rtnl(netns).links_del(names)
+        except NetlinkError as exc:
+            if exc.code != errno.ENODEV:
+                raise  # ENODEV: gone since it was read (with a namespace the kernel removed)
+        self._deleted.update((netns, deleted) for deleted in names)
         self._indexes.clear()  # a veth takes its peer along, which may be recreated later
 
     def do_link_mark(self, netns, name):
-        self.ns.rtnl(netns).link_set(name, alias=MARK)
+        self.ns.rtnl(netns).link_set(name, ifalias=MARK)
 
     def do_link_set(self, netns, name, up=None, mtu=None):
         self.ns.rtnl(netns).link_set(name, up=up, mtu=mtu)
@@ -314,9 +371,12 @@ class Applier:
     def do_addr_del(self, netns, name, cidr):
         self.ns.rtnl(netns).addr("del", self._index(netns, name), cidr)
 
-    def _route(self, command, netns, dst, gateway, dev, metric, table, family):
+    def _route(self, command, netns, dst, gateway, dev, metric, table, family, scope=None):
+        """``scope``: the observed one, for a removal (a route added as ``ip route add X dev Y``
+        has scope link, and the kernel finds a route to delete only with its own scope)."""
         oif = self._index(netns, dev) if dev else None
-        self.ns.rtnl(netns).route(command, dst, table=table, gateway=gateway, oif=oif, priority=metric)
+        self.ns.rtnl(netns).route(command, dst, table=table, gateway=gateway, oif=oif, priority=metric,
+                                  scope=scope if command == "del" else None)
 
     def do_route_add(self, netns, **route):
         self._route("add", netns, **route)
@@ -343,10 +403,6 @@ class Applier:
     def do_conntrack_flush(self, netns, protocol, first, last, keep=None):
         """Forget UDP flows to these ports that a new or changed forward must catch
         (conntrack keeps sending a known flow where it went before)."""
-        # imported here: pyroute2's import takes 0.2 s, and only this step needs it
-        from pyroute2.conntrack import Conntrack, NFCTAttrTuple
-        from pyroute2.netlink.exceptions import NetlinkError
-
         number = socket.IPPROTO_UDP if protocol == "udp" else socket.IPPROTO_TCP
         try:
             with self.ns.inside(netns):
@@ -362,3 +418,18 @@ class Applier:
         except (NetlinkError, OSError) as exc:
             self.warnings.append(f"could not flush the conntrack entries of {protocol} ports {first}-{last}: "
                                  f"{reason(exc)}; old flows may keep their previous destination until they expire")
+
+
+def _deletion_runs(actions):
+    """{(netns, name) of the first link deletion of a run: the names of the run}, for runs of
+    consecutive link deletions in one namespace."""
+    runs, first, netns = {}, None, object()
+    for action in actions:
+        if action.op != "link_del":
+            first = None
+            continue
+        if first is None or action.netns != netns:
+            first, netns = (action.netns, action.args["name"]), action.netns
+            runs[first] = []
+        runs[first].append(action.args["name"])
+    return runs

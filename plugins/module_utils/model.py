@@ -203,7 +203,7 @@ def is_link_local_v6(cidr):
 # --------------------------------------------------------------- resources
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Resource:
     """Common fields: where the resource lives and whether it should exist."""
 
@@ -217,7 +217,7 @@ def _where(netns):
     return f"netns {netns}" if netns else "host"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Namespace(Resource):
     name: str
     state: str = "present"
@@ -259,7 +259,7 @@ class Namespace(Resource):
         return f"namespace '{self.name}'"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Veth(Resource):
     name: str
     peer: Optional[str] = None
@@ -313,7 +313,7 @@ class Veth(Resource):
         return f"veth '{self.name}' ({_where(self.netns)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Bridge(Resource):
     name: str
     netns: Optional[str] = None
@@ -349,7 +349,7 @@ class Bridge(Resource):
         return f"bridge '{self.name}' ({_where(self.netns)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class BridgePort(Resource):
     bridge: str
     port: str
@@ -380,7 +380,7 @@ class BridgePort(Resource):
         return f"bridge '{self.bridge}' ({_where(self.netns)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class AddressSet(Resource):
     """Addresses on an interface the collection does not own (netns_address)."""
 
@@ -406,7 +406,7 @@ class AddressSet(Resource):
         return f"interface '{self.interface}' ({_where(self.netns)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Route(Resource):
     dst: str  # normalised network, '0.0.0.0/0' or '::/0' for default
     gateway: Optional[str] = None
@@ -496,7 +496,7 @@ def check_choice(path, value, choices):
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Masquerade(Resource):
     """Source NAT of a subnet to the address of the outgoing interface (nat_masquerade)."""
 
@@ -531,7 +531,7 @@ class Masquerade(Resource):
         return f"masquerade {self.source} ({_where(self.netns)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class PortForward(Resource):
     """DNAT from a port of the host to an address:port in a namespace (port_forward)."""
 
@@ -600,7 +600,7 @@ class PortForward(Resource):
         return f"port forward {self.protocol} {self.host_address or '*'}:{self.port_text} ({_where(self.netns)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Policy(Resource):
     """A forward-filter rule between networks (netns_firewall, topology policies)."""
 
@@ -660,7 +660,7 @@ def check_ip_list(path, values):
     return _check_list(path, values, check_ip, "addresses")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Vxlan(Resource):
     """A VXLAN device with unicast head-end replication to its remotes (vxlan)."""
 
@@ -720,7 +720,7 @@ class Vxlan(Resource):
         return f"vxlan '{self.name}' ({_where(self.netns)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class NatExemption(Resource):
     """Traffic to a network that is never masqueraded (nat_exemption): the other hosts' subnets
     of a routed fabric, where namespaces must see each other's own addresses."""

@@ -53,6 +53,7 @@ class Action:
     subject: str  # "bridge 'v-net-0' (host)"
     verb: str  # "enslave 'veth-red-br'"
     args: dict = field(default_factory=dict)
+    path: str = ""  # the topology item it serves ("veths[3]"); empty for a single module
 
     @property
     def text(self):
@@ -199,8 +200,11 @@ class Planner:
 
     def plan_resources(self, resources, path_of=lambda i, r: ""):
         for i, resource in enumerate(resources):
-            before, after = getattr(self, "plan_" + resource.kind)(resource, path_of(i, resource))
+            path, first = path_of(i, resource), len(self.plan.actions)
+            before, after = getattr(self, "plan_" + resource.kind)(resource, path)
             self.plan.diffs.append((before, after))
+            for action in self.plan.actions[first:]:
+                action.path = path
         self._one_nft_transaction_per_namespace()
         return self.plan
 
@@ -215,19 +219,22 @@ class Planner:
             action.args.update(commit=True, rules=list(action.args["rules"].rules))  # the Table, as it ends
 
     def plan_netns(self, r, path):
-        ns = self.namespace(r.name, join(path, "name"), required=False)
         subject = f"namespace '{r.name}'"
-        before = {"name": r.name, "state": "absent" if ns is None else "present"}
-        stale = ns is None and self.reader.netns_stale(r.name)
         if r.state == "absent":
-            if stale:
+            # whether it exists is all a removal needs (what is inside goes with it, unread), unless
+            # it may be somebody else's: then its loopback tells whether the collection made it
+            known = self._namespaces.get(r.name, False)
+            exists = self.reader.netns_exists(r.name) if known is False else known is not None
+            before = {"name": r.name, "state": "present" if exists else "absent"}
+            if not exists and self.reader.netns_stale(r.name):
                 self.add("netns_del", None, subject, f"remove the stale file /run/netns/{r.name} (an interrupted "
                          "run or ip netns add left it)", name=r.name)
+            ns = self.namespace(r.name, join(path, "name"), required=False) if exists and r.if_ours else None
             lo = ns.links.get("lo") if ns is not None else None
-            if ns is not None and r.if_ours and not (lo is not None and lo.ours):
+            if exists and r.if_ours and not (lo is not None and lo.ours):
                 self.plan.warnings.append(f"{join(path, 'name')}: namespace '{r.name}' was not created by "
                                           "netfabric.netns: left in place")
-            elif ns is not None:
+            elif exists:
                 self.add("netns_del", None, subject, "delete", name=r.name)
                 self._namespaces[r.name] = None
                 if self.forwarding_users is not None:
@@ -235,6 +242,9 @@ class Planner:
             after = {"name": r.name, "state": "absent"}
             netns_files.plan(self, r, subject, before, after)
             return before, after
+        ns = self.namespace(r.name, join(path, "name"), required=False)
+        before = {"name": r.name, "state": "absent" if ns is None else "present"}
+        stale = ns is None and self.reader.netns_stale(r.name)
         if ns is None:
             self.add("netns_add", None, subject, "create" + (f" (replacing the stale file /run/netns/{r.name})"
                                                              if stale else ""), name=r.name)
@@ -837,7 +847,7 @@ def _via(gateway, dev):
 
 def _route_args(entry):
     return {"dst": entry.dst, "gateway": entry.gateway, "dev": entry.dev, "metric": entry.metric,
-            "table": entry.table, "family": family_of(entry.dst)}
+            "table": entry.table, "family": family_of(entry.dst), "scope": entry.scope}
 
 
 def _route_view(entry):

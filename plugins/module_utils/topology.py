@@ -362,15 +362,24 @@ def _outside_removed_namespaces(ordered):
     """What a teardown must remove itself. Whatever lies wholly inside a namespace that is
     removed too (its bridges, addresses, routes, rules, a veth with both ends there) goes
     with it, like `ip netns del` takes it: no need to read and delete it piece by piece.
-    A veth with an end outside is deleted explicitly: a process still running in the
-    namespace would keep the namespace, and so that end, alive."""
+    A veth with one end outside is deleted from that end, before the namespaces go: all
+    such ends of one namespace in one kernel batch (kernel.Applier.do_link_del). Left to
+    the kernel, that end would stay as long as anything holds the removed namespace (a
+    process, or only a socket one opened there: seen in the tests)."""
     removed = {r.name for unused, r in ordered if isinstance(r, Namespace) and not r.if_ours}
+
+    def gone(netns):
+        return netns is not None and netns in removed
+
     kept = []
     for path, resource in ordered:
-        inside = [getattr(resource, "netns", None)]
-        if isinstance(resource, Veth):
-            inside.append(resource.peer_netns)
-        if not isinstance(resource, Namespace) and all(netns is not None and netns in removed for netns in inside):
+        if isinstance(resource, Veth) and resource.peer and gone(resource.netns) != gone(resource.peer_netns):
+            if gone(resource.netns):  # name the outside end first: plan_veth deletes that one
+                resource = replace(resource, name=resource.peer, netns=resource.peer_netns, peer=resource.name,
+                                   peer_netns=resource.netns, addresses=resource.peer_addresses,
+                                   peer_addresses=resource.addresses, bridge=resource.peer_bridge,
+                                   peer_bridge=resource.bridge)
+        elif not isinstance(resource, Namespace) and gone(getattr(resource, "netns", None)):
             continue
         kept.append((path, resource))
     return kept

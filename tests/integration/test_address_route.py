@@ -74,10 +74,12 @@ def test_changed_gateway_replaces_the_route_in_place(host):
     assert (route["gateway"], route["metric"]) == ("192.168.15.6", 100)
 
 
-def test_unreachable_gateway_is_refused_by_name(host):
+def test_unreachable_gateway_is_refused_by_name_with_the_kernels_words(host):
     blue_on_a_bridge(host)
     play = host.play([task("netns_route", {"netns": "blue", "dst": "default", "gateway": "10.99.0.1"})])
     assert play.results[0]["failed"]
+    # what `ip route add default via 10.99.0.1` prints as "Error: Nexthop has invalid gateway."
     assert play.results[0]["msg"] == ("route default (netns blue): cannot add via 10.99.0.1: "
-                                      "the gateway is not on a connected network")
+                                      "Nexthop has invalid gateway (ENETUNREACH: the gateway is not on a "
+                                      "connected network)")
     assert host.ip("-n blue route show default") == []

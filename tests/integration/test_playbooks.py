@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import lan
 from conftest import REPO
@@ -161,8 +162,12 @@ def state_files(host):
 
 
 def assert_torn_down(host):
-    """Nothing of the topology left: only the LAN the test built."""
+    """Nothing of the topology left: only the LAN the test built. The veths of removed
+    namespaces go with them once the kernel has cleaned them up, just after the play."""
     assert host.netns_names() == ["outside"]
+    deadline = time.monotonic() + 10
+    while host_links(host) != ["eth0", "lo"] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert host_links(host) == ["eth0", "lo"]
     assert [f"{a['local']}/{a['prefixlen']}" for a in host.ip("-4 addr show dev eth0")[0]["addr_info"]] == ["10.0.0.1/24"]
     assert lan.table(host) is None, host.run("nft list ruleset").stdout

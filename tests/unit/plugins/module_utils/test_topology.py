@@ -61,8 +61,10 @@ def test_absent_plans_in_reverse_dependency_order_including_what_was_recorded():
                            created={"red", "blue", "old"})
     ordered, record, warnings = desired(items, None, "absent", recorded, prune=False)
     kinds = [r.kind for unused, r in ordered]
-    # red's route goes with the namespace red; its veth has an end in the host: deleted explicitly
+    # red's route goes with the namespace red; its veth has an end in the host: deleted from there
     assert kinds == ["port_forward", "veth", "bridge", "netns", "netns", "netns", "forwarding"]
+    veth = ordered[1][1]
+    assert (veth.name, veth.netns, veth.peer, veth.peer_netns) == ("veth-red-br", None, "veth-red", "red")
     assert all(r.state == "absent" for unused, r in ordered) and record == {} and warnings == []
 
 
