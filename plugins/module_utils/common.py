@@ -13,10 +13,11 @@ import ipaddress
 import os
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
 from ansible_collections.netfabric.netns.plugins.module_utils.guard import Connection
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_args
 
 
 def pyroute2_too_old(version):
@@ -83,8 +84,10 @@ def _addresses(candidates):
     return tuple(found)
 
 
-def run_module(module, resource_class, result_key):
-    """Build the resource, converge it, and exit with actions, diff and the state after."""
+def run_module(name, resource_class, result_key):
+    """The whole of a resource module: its AnsibleModule (specs.module_args), the resource built
+    from its parameters, converged; exits with actions, diff and the state after as ``result_key``."""
+    module = AnsibleModule(**module_args(name))
     require_pyroute2(module)
     # imported here so that a missing pyroute2 is reported by require_pyroute2 above
     from ansible_collections.netfabric.netns.plugins.module_utils.engine import converge

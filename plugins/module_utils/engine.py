@@ -11,6 +11,7 @@ import ipaddress
 import signal
 from contextlib import contextmanager
 
+from ansible_collections.netfabric.netns.plugins.module_utils import ops
 from ansible_collections.netfabric.netns.plugins.module_utils import diagram
 from ansible_collections.netfabric.netns.plugins.module_utils import facts as netfacts
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import Interrupted, ValidationError
@@ -98,7 +99,7 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
         warnings += notes
 
         def record_first(plan):
-            mark_created(record, {a.args["name"] for a in plan.actions if a.op == "netns_add"})
+            mark_created(record, {a.args["name"] for a in plan.actions if a.op == ops.NETNS_ADD.name})
             state_file.save({**recorded, **record})  # whatever may exist from here on stays known
 
         def draw():
@@ -143,8 +144,8 @@ class _Session:
             on_plan()
         warnings = list(plan.warnings)
         if plan.actions and not self.check_mode:
-            creating = {(a.netns, a.args["name"]) for a in plan.actions if a.op.startswith("link_add_")}
-            creating |= {(a.args["peer_netns"], a.args["peer"]) for a in plan.actions if a.op == "link_add_veth"}
+            creating = {(a.netns, a.args["name"]) for a in plan.actions if a.op in ops.CREATES_LINK}
+            creating |= {(a.args["peer_netns"], a.args["peer"]) for a in plan.actions if a.op == ops.LINK_ADD_VETH.name}
             if before_apply is not None:
                 before_apply(plan)
             self.journal.save(self.pending | creating)
@@ -234,15 +235,19 @@ def describe(netns=None):
 
 
 def _nsids(namespaces, states):
-    """For each read namespace: nsid -> name, for the namespaces its veths lead to.
+    """For each read namespace: nsid -> name, for the namespaces its links lead to (a veth's
+    peer, a macvlan's parent).
 
-    Linear in the number of veths: a veth's peer can only be a link, in another read
+    Linear in the number of such links: a veth's peer can only be a link, in another read
     namespace, whose index is the veth's peer index and whose own peer index is the veth's
-    (a veth pair points both ways); each such candidate is confirmed with one namespace-id
-    request, and each id is resolved once per namespace."""
+    (a veth pair points both ways); a parent, a link with the index the child points to.
+    Each candidate is confirmed with one namespace-id request, and each id is resolved
+    once per namespace."""
     ends = {}  # (index, peer index) of veths whose peer is elsewhere -> their namespaces
+    by_index = {}  # index -> namespaces that have a link with it
     for name, state in states.items():
         for link in state.links.values():
+            by_index.setdefault(link.index, []).append(name)
             if link.peer_nsid is not None and link.peer_index:
                 ends.setdefault((link.index, link.peer_index), []).append(name)
     table = {}
@@ -251,7 +256,9 @@ def _nsids(namespaces, states):
         for link in state.links.values():
             if link.peer_nsid is None or link.peer_nsid in seen:
                 continue
-            for other in ends.get((link.peer_index, link.index), []):
+            candidates = ends.get((link.peer_index, link.index), []) if link.kind == "veth" \
+                else by_index.get(link.peer_index, [])
+            for other in candidates:
                 if other == name or other in seen.values():
                     continue
                 try:

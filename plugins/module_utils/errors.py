@@ -33,3 +33,11 @@ class KernelError(NetfabricError):
 
 class Interrupted(NetfabricError):
     """SIGTERM or SIGINT arrived while a plan was being applied."""
+
+
+def where(netns, short=False):
+    """Where a resource lives, for messages: "netns 'red'" or "the host namespace"; short,
+    as in action subjects: "netns red" or "host"."""
+    if short:
+        return f"netns {netns}" if netns else "host"
+    return f"netns '{netns}'" if netns else "the host namespace"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.netfabric.netns.plugins.module_utils import ops
 from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftError
 
 PARENT_KINDS = ("macvlan", "ipvlan")  # links whose IFLA_LINK is their parent interface
@@ -71,7 +72,7 @@ def planned(namespaces, planner):
     the diagram draws no other route of a single host.
     """
     plan = planner.plan
-    names = set(namespaces.names()) | {a.args["name"] for a in plan.actions if a.op == "netns_add"}
+    names = set(namespaces.names()) | {a.args["name"] for a in plan.actions if a.op == ops.NETNS_ADD.name}
     states = {}
     for name in [None] + sorted(names):
         state = planner.namespace(name, "", required=False)
@@ -127,12 +128,12 @@ class _PlannedPeers:
         deleted_ns = set()
         deleted = []
         for action in planner.plan.actions:
-            if action.op == "link_add_veth":
+            if action.op == ops.LINK_ADD_VETH.name:
                 end, other = (action.netns, action.args["name"]), (action.args["peer_netns"], action.args["peer"])
                 self.created[end], self.created[other] = other, end
-            elif action.op == "link_del":
+            elif action.op == ops.LINK_DEL.name:
                 deleted.append((action.netns, action.args["name"]))
-            elif action.op == "netns_del":
+            elif action.op == ops.NETNS_DEL.name:
                 deleted_ns.add(action.args["name"])
         indexes = planner.reader.indexes()  # (netns, ifname) -> index of every link read
         self.deleted = {}  # index -> namespaces where the plan deletes a link that had that index

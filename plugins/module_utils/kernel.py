@@ -26,10 +26,10 @@ try:
 except ImportError:  # common.require_pyroute2 reports it before anything runs
     Conntrack = NFCTAttrTuple = None
 
-from ansible_collections.netfabric.netns.plugins.module_utils import netns_files, nft
-from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError, NetfabricError
+from ansible_collections.netfabric.netns.plugins.module_utils import netns_files, nft, ops
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError, NetfabricError, where
 from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import killpoint
-from ansible_collections.netfabric.netns.plugins.module_utils.model import sysctl_path
+from ansible_collections.netfabric.netns.plugins.module_utils.checks import sysctl_path
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import MARK, Link, NetnsState, RouteEntry
 from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import (
     RT_SCOPE_LINK, RTN_UNICAST, ZERO_MAC, AnswerError, NetlinkError, bridge_data, bridge_port_data, kernel_text,
@@ -140,7 +140,6 @@ class KernelReader:
                 gateway=msg["gateway"],
                 dev=names.get(msg["oif"]),
                 metric=msg["priority"] or 0,
-                proto=msg["proto"],
                 scope=msg["scope"],
             ))
         return routes
@@ -172,16 +171,13 @@ class KernelReader:
             return None
 
 
-def _where(netns):
-    return f"netns '{netns}'" if netns else "the host namespace"
-
 
 def _answered(read, netns):
     """read(), with an answer the engine cannot trust reported as the failure it is."""
     try:
         return read()
     except (AnswerError, NetlinkError, OSError) as exc:
-        raise KernelError(f"{_where(netns)}: cannot read its state: {reason(exc)}") from exc
+        raise KernelError(f"{where(netns)}: cannot read its state: {reason(exc)}") from exc
 
 
 def _settled_links(rtnl, netns):
@@ -200,7 +196,7 @@ def _settled_links(rtnl, netns):
             return links
         deadline = deadline or time.monotonic() + HELD_WAIT
         if time.monotonic() >= deadline:
-            raise KernelError(f"{_where(netns)}: {', '.join(repr(n) for n in held[:5])}"
+            raise KernelError(f"{where(netns)}: {', '.join(repr(n) for n in held[:5])}"
                               + (f" and {len(held) - 5} more" if len(held) > 5 else "")
                               + f" still belong to a namespace the kernel is removing, {HELD_WAIT:.0f} s after "
                               "they were first seen; try again once the kernel is done")
@@ -240,7 +236,7 @@ class Applier:
                 killpoint("step", step)
                 if step == fail_at:
                     raise OSError(errno.ECANCELED, f"stopped by {FAILPOINT}={fail_at}")
-                getattr(self, "do_" + action.op)(action.netns, **action.args)
+                ops.HANDLERS[action.op](self, action.netns, **action.args)
                 done.append(action)
         except BaseException as exc:  # a kernel refusal, a bug, a signal: nothing half-made stays
             undone = self._undo()
@@ -253,8 +249,8 @@ class Applier:
                 details["exception"] = traceback.format_exc()
             else:
                 raise  # KeyboardInterrupt, SystemExit: rolled back, and on its way
-            where = f"{action.path}: " if action.path else ""
-            raise KernelError(f"{where}{action.subject}: cannot {action.verb}: {why}", **details) from exc
+            item = f"{action.path}: " if action.path else ""
+            raise KernelError(f"{item}{action.subject}: cannot {action.verb}: {why}", **details) from exc
 
     def _undo(self):
         undone = []
@@ -280,6 +276,7 @@ class Applier:
 
     # one method per action op ----------------------------------------
 
+    @ops.handles(ops.NETNS_ADD)
     def do_netns_add(self, netns, name):
         """Create the namespace and mark it as the collection's: its loopback gets the alias MARK
         (a namespace has no alias of its own; its lo lives exactly as long as it)."""
@@ -287,6 +284,7 @@ class Applier:
         self._created.append(("netns", name))
         self.ns.rtnl(name).link_set("lo", ifalias=MARK)
 
+    @ops.handles(ops.NETNS_DEL)
     def do_netns_del(self, netns, name):
         """Like ``ip netns del``: the kernel removes the namespace with its links, and the veths
         whose other end is elsewhere, once nothing holds it. Processes still in it hold it:
@@ -306,6 +304,7 @@ class Applier:
         self._created.append(("link", netns, name))
         self.ns.rtnl(netns).link_set(name, ifalias=MARK, mtu=mtu)
 
+    @ops.handles(ops.LINK_ADD_VETH)
     def do_link_add_veth(self, netns, name, peer, peer_netns, mtu=None, up=False, master=None, from_peer=False):
         """One request creates the pair; ``up`` and ``master`` are for the end it is made from,
         the peer with ``from_peer`` (an end that joins a bridge is made in the bridge's namespace).
@@ -318,23 +317,28 @@ class Applier:
         self._mark(netns, name)
         self.ns.rtnl(peer_netns).link_set(peer, ifalias=MARK)
 
+    @ops.handles(ops.LINK_ADD_BRIDGE)
     def do_link_add_bridge(self, netns, name, mtu=None):
         # The MTU is set after creation: one given in the creating request is not "set by the
         # user" to the kernel, which lowers it to the smallest port's as soon as a port joins.
         self.ns.rtnl(netns).link_add(name, "bridge")
         self._mark(netns, name, mtu=mtu)
 
+    @ops.handles(ops.LINK_ADD_VXLAN)
     def do_link_add_vxlan(self, netns, name, vni, dstport, local=None, dev=None, mtu=None):
         data = vxlan_data(vni, dstport, local, self._index(netns, dev) if dev else None)
         self.ns.rtnl(netns).link_add(name, "vxlan", mtu=mtu, data=data)
         self._mark(netns, name)
 
+    @ops.handles(ops.FDB_APPEND)
     def do_fdb_append(self, netns, name, remote):
         self.ns.rtnl(netns).fdb("append", self._index(netns, name), remote)
 
+    @ops.handles(ops.FDB_DEL)
     def do_fdb_del(self, netns, name, remote):
         self.ns.rtnl(netns).fdb("del", self._index(netns, name), remote)
 
+    @ops.handles(ops.LINK_DEL)
     def do_link_del(self, netns, name):
         """Deletes the link, and with the first deletion of a run of them in one namespace the
         whole run, in one kernel batch (rtnl.links_del)."""
@@ -349,25 +353,32 @@ class Applier:
         self._deleted.update((netns, deleted) for deleted in names)
         self._indexes.clear()  # a veth takes its peer along, which may be recreated later
 
+    @ops.handles(ops.LINK_MARK)
     def do_link_mark(self, netns, name):
         self.ns.rtnl(netns).link_set(name, ifalias=MARK)
 
+    @ops.handles(ops.LINK_SET)
     def do_link_set(self, netns, name, up=None, mtu=None):
         self.ns.rtnl(netns).link_set(name, up=up, mtu=mtu)
 
+    @ops.handles(ops.LINK_MASTER)
     def do_link_master(self, netns, name, master):
         master_index = self._index(netns, master) if master else 0
         self.ns.rtnl(netns).link_set(name, master=master_index)
 
+    @ops.handles(ops.BRIDGE_SET)
     def do_bridge_set(self, netns, name, stp=None, vlan_filtering=None):
         self.ns.rtnl(netns).link_set_info(name, "bridge", data=bridge_data(stp, vlan_filtering))
 
+    @ops.handles(ops.BRPORT_SET)
     def do_brport_set(self, netns, name, hairpin=None, isolated=None):
         self.ns.rtnl(netns).link_set_info(name, "bridge_slave", port_data=bridge_port_data(hairpin, isolated))
 
+    @ops.handles(ops.ADDR_ADD)
     def do_addr_add(self, netns, name, cidr):
         self.ns.rtnl(netns).addr("add", self._index(netns, name), cidr)
 
+    @ops.handles(ops.ADDR_DEL)
     def do_addr_del(self, netns, name, cidr):
         self.ns.rtnl(netns).addr("del", self._index(netns, name), cidr)
 
@@ -378,28 +389,35 @@ class Applier:
         self.ns.rtnl(netns).route(command, dst, table=table, gateway=gateway, oif=oif, priority=metric,
                                   scope=scope if command == "del" else None)
 
+    @ops.handles(ops.ROUTE_ADD)
     def do_route_add(self, netns, **route):
         self._route("add", netns, **route)
 
+    @ops.handles(ops.ROUTE_REPLACE)
     def do_route_replace(self, netns, **route):
         self._route("replace", netns, **route)
 
+    @ops.handles(ops.ROUTE_DEL)
     def do_route_del(self, netns, **route):
         self._route("del", netns, **route)
 
+    @ops.handles(ops.NETNS_FILE)
     def do_netns_file(self, netns, path, content):
         netns_files.apply(path, content)
 
+    @ops.handles(ops.SYSCTL_SET)
     def do_sysctl_set(self, netns, key, value):
         with self.ns.inside(netns), open(sysctl_path(key), "w") as handle:
             handle.write(value)
 
+    @ops.handles(ops.NFT_RULE)
     def do_nft_rule(self, netns, rules, commit):
         """One action per rule added or removed; the last of a group writes the table, atomically."""
         if commit:
             with self.ns.inside(netns):
                 nft.Nft().run(nft.transaction(rules))
 
+    @ops.handles(ops.CONNTRACK_FLUSH)
     def do_conntrack_flush(self, netns, protocol, first, last, keep=None):
         """Forget UDP flows to these ports that a new or changed forward must catch
         (conntrack keeps sending a known flow where it went before)."""
@@ -425,7 +443,7 @@ def _deletion_runs(actions):
     consecutive link deletions in one namespace."""
     runs, first, netns = {}, None, object()
     for action in actions:
-        if action.op != "link_del":
+        if action.op != ops.LINK_DEL.name:
             first = None
             continue
         if first is None or action.netns != netns:

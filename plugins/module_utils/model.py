@@ -1,206 +1,43 @@
 # -*- coding: utf-8 -*-
 # Copyright: netfabric.netns contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Typed desired state and its validation (private to the collection).
+"""Typed desired state (private to the collection).
 
-Plain Python, no Ansible and no pyroute2: every check here runs before anything
-on the host is touched, and every message starts with the path of the offending
-option (``veths[3].peer_netns: ...`` in a topology, ``peer_netns: ...`` in a module).
+Each resource is built from a module's parameters (or a topology item) by ``from_params``,
+which validates every value with checks.py before anything on the host is touched, so that
+every message starts with the path of the offending option.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
-
-IFNAMSIZ = 15  # bytes, without the terminating NUL
-ROUTE_TABLES = {"main": 254, "local": 255, "default": 253}
-_SYSCTL_KEY = re.compile(r"^net[./][A-Za-z0-9_.\-/]+$")
-
-
-def join(path, name):
-    """Path of a nested option: ``join('veths[3]', 'peer')`` -> ``veths[3].peer``."""
-    return f"{path}.{name}" if path else name
-
-
-# ---------------------------------------------------------------- checkers
-
-
-def check_state(path, value):
-    if value not in ("present", "absent"):
-        raise ValidationError(path, f"state must be 'present' or 'absent', got {value!r}")
-    return value
-
-
-def check_ifname(path, value):
-    if not isinstance(value, str) or not value:
-        raise ValidationError(path, f"interface name must be a non-empty string, got {value!r}")
-    if len(value.encode()) > IFNAMSIZ:
-        raise ValidationError(path, f"interface name '{value}' is longer than {IFNAMSIZ} bytes")
-    if value in (".", "..") or any(c in value for c in "/:") or any(c.isspace() or not c.isprintable() for c in value):
-        raise ValidationError(path, f"interface name {value!r} may not be '.', '..' or contain '/', ':', whitespace "
-                                    "or control characters")
-    if "%" in value:
-        raise ValidationError(path, f"interface name '{value}' may not contain '%': the kernel would take it as a "
-                                    "pattern and number the link (br%d becomes br0, then br1, ...)")
-    if value in ("all", "default"):
-        raise ValidationError(path, f"interface name '{value}' is reserved: the kernel's per-interface settings "
-                                    "(net.ipv4.conf.all, net.ipv4.conf.default) use it")
-    return value
-
-
-def check_netns_name(path, value):
-    """A name under /run/netns; None means the host's own namespace."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ValidationError(path, f"namespace name must be a non-empty string, got {value!r}")
-    if "/" in value or value in (".", "..") or "\0" in value:
-        raise ValidationError(path, f"namespace name '{value}' may not contain '/' or be '.' or '..'")
-    if len(value.encode()) > 255:
-        raise ValidationError(path, f"namespace name '{value[:20]}...' is longer than 255 bytes")
-    return value
-
-
-def _no_zone(path, value):
-    """Python accepts IPv6 zone ids ('fe80::2%eth0'); the kernel reads the address back without it."""
-    if isinstance(value, str) and "%" in value:
-        raise ValidationError(path, f"'{value}' has a zone id ('%{value.split('%', 1)[1].split('/')[0]}'): give the "
-                                    "address without it (and the interface as dev where the option exists)")
-
-
-def check_cidr(path, value):
-    """An interface address with its prefix, normalised: '192.168.15.1/24'."""
-    _no_zone(path, value)
-    if not isinstance(value, str) or "/" not in value:
-        raise ValidationError(path, f"'{value}' is not an address with a prefix length (e.g. 192.168.15.1/24)")
-    try:
-        return str(ipaddress.ip_interface(value))
-    except ValueError:
-        raise ValidationError(path, f"'{value}' is not a valid IPv4 or IPv6 address with prefix length") from None
-
-
-def _check_list(path, values, check, what):
-    """A list whose items each pass ``check``, none twice; None stays None (unmanaged)."""
-    if values is None:
-        return None
-    if not isinstance(values, (list, tuple)):
-        raise ValidationError(path, f"must be a list of {what}, got {values!r}")
-    result = []
-    for i, value in enumerate(values):
-        item = check(f"{path}[{i}]", value)
-        if item in result:
-            raise ValidationError(f"{path}[{i}]", f"address '{value}' is listed twice")
-        result.append(item)
-    return tuple(result)
-
-
-def check_cidr_list(path, values):
-    return _check_list(path, values, check_cidr, "addresses with prefix length")
-
-
-def check_ip(path, value):
-    _no_zone(path, value)
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        raise ValidationError(path, f"'{value}' is not an IPv4 or IPv6 address") from None
-
-
-def check_network(path, value):
-    """A destination network; 'default' is returned as None (family decided later)."""
-    if value == "default":
-        return None
-    _no_zone(path, value)
-    try:
-        return str(ipaddress.ip_network(value, strict=True))
-    except ValueError as exc:
-        if "has host bits set" in str(exc):
-            raise ValidationError(path, f"'{value}' has host bits set (did you mean {ipaddress.ip_network(value, strict=False)}?)") from None
-        raise ValidationError(path, f"'{value}' is not 'default' or a network in CIDR notation (e.g. 10.1.0.0/16)") from None
-
-
-def check_int(path, value, low, high, what="value"):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(str(value), 10)
-        except ValueError:
-            raise ValidationError(path, f"{what} must be an integer, got {value!r}") from None
-    if not low <= value <= high:
-        raise ValidationError(path, f"{what} {value} is out of range {low}-{high}")
-    return value
-
-
-def check_mtu(path, value):
-    return check_int(path, value, 68, 65535, "MTU")
-
-
-def check_ipv6_mtu(path, mtu, *address_lists):
-    """The kernel turns IPv6 off on a link below 1280 bytes and refuses its addresses."""
-    if mtu is None or mtu >= 1280:
-        return
-    for addresses in address_lists:
-        for cidr in addresses or ():
-            if ":" in cidr:
-                raise ValidationError(path, f"MTU {mtu} is below 1280, the minimum for the IPv6 address {cidr}")
-
-
-def check_table(path, value):
-    if value is None:
-        return None
-    if isinstance(value, str) and value in ROUTE_TABLES:
-        return ROUTE_TABLES[value]
-    return check_int(path, value, 1, 2**32 - 1, "routing table")
-
-
-def check_sysctls(path, values):
-    if values is None:
-        return None
-    if not isinstance(values, dict):
-        raise ValidationError(path, f"must be a dictionary of sysctl names and values, got {values!r}")
-    result = {}
-    for key, value in values.items():
-        if not isinstance(key, str) or not _SYSCTL_KEY.match(key) or ".." in key or "//" in key:
-            raise ValidationError(path, f"'{key}' is not a sysctl of the network namespace (net.*)")
-        if isinstance(value, bool):
-            value = "1" if value else "0"
-        if not isinstance(value, (str, int)) or "\n" in str(value):
-            raise ValidationError(join(path, key), f"sysctl value must be a string or integer, got {value!r}")
-        result[key] = str(value).strip()
-    return result
-
-
-def sysctl_path(key):
-    """The file of a sysctl, read as sysctl(8) does: 'net.ipv4.ip_forward' ->
-    /proc/sys/net/ipv4/ip_forward; in the dotted form a '/' stands for a dot in a name
-    ('net.ipv6.conf.eth0/100.accept_ra' -> .../conf/eth0.100/accept_ra); a key whose first
-    separator is '/' is a path already ('net/ipv6/conf/eth0.100/accept_ra')."""
-    first = min((i for i in (key.find("."), key.find("/")) if i >= 0), default=-1)
-    if first >= 0 and key[first] == "/":
-        return "/proc/sys/" + key
-    return "/proc/sys/" + key.translate(str.maketrans("./", "/."))
-
-
-def sysctl_key(*parts):
-    """A dotted sysctl key from its parts, a dot inside a part written '/' (sysctl(8)'s form)."""
-    return ".".join(part.replace(".", "/") for part in parts)
-
-
-def family_of(cidr):
-    return 6 if ":" in cidr else 4
-
-
-def is_link_local_v6(cidr):
-    return ":" in cidr and ipaddress.ip_interface(cidr).ip.is_link_local
-
-
-# --------------------------------------------------------------- resources
+from ansible_collections.netfabric.netns.plugins.module_utils.checks import (
+    _required,
+    check_choice,
+    check_cidr_list,
+    check_dns,
+    check_hosts,
+    check_ifname,
+    check_int,
+    check_ip,
+    check_ip_list,
+    check_ipv6_mtu,
+    check_mtu,
+    check_netns_name,
+    check_network,
+    check_port,
+    check_port_range,
+    check_state,
+    check_sysctls,
+    check_table,
+    family_of,
+    join,
+    ports_text,
+)
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError, where
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -211,10 +48,6 @@ class Resource:
 
     def describe(self):  # pragma: no cover - every subclass overrides it
         raise NotImplementedError
-
-
-def _where(netns):
-    return f"netns {netns}" if netns else "host"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -232,9 +65,6 @@ class Namespace(Resource):
 
     @classmethod
     def from_params(cls, p, path=""):
-        # imported here: netns_files needs join() from this module
-        from ansible_collections.netfabric.netns.plugins.module_utils.netns_files import check_dns, check_hosts
-
         return cls(
             name=check_netns_name(join(path, "name"), _required(p, "name", path)),
             state=check_state(join(path, "state"), p.get("state") or "present"),
@@ -310,7 +140,7 @@ class Veth(Resource):
                 (self.peer, self.peer_netns, self.peer_addresses, self.peer_bridge))
 
     def describe(self):
-        return f"veth '{self.name}' ({_where(self.netns)})"
+        return f"veth '{self.name}' ({where(self.netns, short=True)})"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -346,7 +176,7 @@ class Bridge(Resource):
         return bridge
 
     def describe(self):
-        return f"bridge '{self.name}' ({_where(self.netns)})"
+        return f"bridge '{self.name}' ({where(self.netns, short=True)})"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -377,7 +207,7 @@ class BridgePort(Resource):
         return port
 
     def describe(self):
-        return f"bridge '{self.bridge}' ({_where(self.netns)})"
+        return f"bridge '{self.bridge}' ({where(self.netns, short=True)})"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -403,7 +233,7 @@ class AddressSet(Resource):
         )
 
     def describe(self):
-        return f"interface '{self.interface}' ({_where(self.netns)})"
+        return f"interface '{self.interface}' ({where(self.netns, short=True)})"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -422,7 +252,7 @@ class Route(Resource):
     @classmethod
     def from_params(cls, p, path=""):
         raw_dst = _required(p, "dst", path)
-        dst = check_network(join(path, "dst"), raw_dst)
+        dst = check_network(join(path, "dst"), raw_dst, default=True)
         gateway = check_ip(join(path, "gateway"), p["gateway"]) if p.get("gateway") else None
         dev = check_ifname(join(path, "dev"), p["dev"]) if p.get("dev") else None
         state = check_state(join(path, "state"), p.get("state") or "present")
@@ -453,47 +283,7 @@ class Route(Resource):
 
     def describe(self):
         table = "" if self.table in (None, 254) else f", table {self.table}"
-        return f"route {self.label()} ({_where(self.netns)}{table})"
-
-
-def check_port(path, value):
-    return check_int(path, value, 1, 65535, "port")
-
-
-def check_port_range(path, value):
-    """A port (8080) or an inclusive range ('8000-8010'): returns (first, last)."""
-    if isinstance(value, str) and "-" in value:
-        first, unused, last = value.partition("-")
-        low, high = check_port(path, first.strip()), check_port(path, last.strip())
-        if low > high:
-            raise ValidationError(path, f"port range '{value}' ends before it starts")
-        return low, high
-    port = check_port(path, value)
-    return port, port
-
-
-def ports_text(ports):
-    """(8080, 8080) -> '8080', (8000, 8010) -> '8000-8010'."""
-    first, last = ports
-    return str(first) if first == last else f"{first}-{last}"
-
-
-def check_subnet(path, value):
-    """A source network in CIDR notation; host bits are an error (10.0.0.1/24)."""
-    _no_zone(path, value)
-    try:
-        return str(ipaddress.ip_network(value, strict=True))
-    except (ValueError, TypeError) as exc:
-        if "has host bits set" in str(exc):
-            raise ValidationError(path, f"'{value}' has host bits set (did you mean "
-                                        f"{ipaddress.ip_network(value, strict=False)}?)") from None
-        raise ValidationError(path, f"'{value}' is not a network in CIDR notation (e.g. 192.168.15.0/24)") from None
-
-
-def check_choice(path, value, choices):
-    if value not in choices:
-        raise ValidationError(path, f"must be one of {', '.join(choices)}, got {value!r}")
-    return value
+        return f"route {self.label()} ({where(self.netns, short=True)}{table})"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -512,7 +302,7 @@ class Masquerade(Resource):
     def from_params(cls, p, path=""):
         out = p.get("out_interface")
         return cls(
-            source=check_subnet(join(path, "source"), _required(p, "source", path)),
+            source=check_network(join(path, "source"), _required(p, "source", path)),
             out_interface=check_ifname(join(path, "out_interface"), out) if out else None,
             netns=check_netns_name(join(path, "netns"), p.get("netns")),
             forwarding=p.get("forwarding") is not False,
@@ -528,7 +318,7 @@ class Masquerade(Resource):
         return f"masquerade {self.source} out {self.out_interface or '*'}"
 
     def describe(self):
-        return f"masquerade {self.source} ({_where(self.netns)})"
+        return f"masquerade {self.source} ({where(self.netns, short=True)})"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -597,7 +387,7 @@ class PortForward(Resource):
         return f"port_forward {self.protocol} {self.host_address or '*'} {self.port_text}"
 
     def describe(self):
-        return f"port forward {self.protocol} {self.host_address or '*'}:{self.port_text} ({_where(self.netns)})"
+        return f"port forward {self.protocol} {self.host_address or '*'}:{self.port_text} ({where(self.netns, short=True)})"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -616,8 +406,8 @@ class Policy(Resource):
 
     @classmethod
     def from_params(cls, p, path=""):
-        source = check_subnet(join(path, "source"), p["source"]) if p.get("source") else None
-        destination = check_subnet(join(path, "destination"), p["destination"]) if p.get("destination") else None
+        source = check_network(join(path, "source"), p["source"]) if p.get("source") else None
+        destination = check_network(join(path, "destination"), p["destination"]) if p.get("destination") else None
         if source and destination and family_of(source) != family_of(destination):
             raise ValidationError(join(path, "destination"), f"'{destination}' is not of the same address family "
                                   f"as source '{source}'")
@@ -653,11 +443,7 @@ class Policy(Resource):
         return f"policy {self.source or '*'} > {self.destination or '*'} {self.protocol or '*'} {self.port_text}"
 
     def describe(self):
-        return f"{self.identity} ({_where(self.netns)})"
-
-
-def check_ip_list(path, values):
-    return _check_list(path, values, check_ip, "addresses")
+        return f"{self.identity} ({where(self.netns, short=True)})"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -717,7 +503,7 @@ class Vxlan(Resource):
         return f"vxlan {self.name}"
 
     def describe(self):
-        return f"vxlan '{self.name}' ({_where(self.netns)})"
+        return f"vxlan '{self.name}' ({where(self.netns, short=True)})"
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -734,8 +520,8 @@ class NatExemption(Resource):
 
     @classmethod
     def from_params(cls, p, path=""):
-        destination = check_subnet(join(path, "destination"), _required(p, "destination", path))
-        source = check_subnet(join(path, "source"), p["source"]) if p.get("source") else None
+        destination = check_network(join(path, "destination"), _required(p, "destination", path))
+        source = check_network(join(path, "source"), p["source"]) if p.get("source") else None
         if source and family_of(source) != family_of(destination):
             raise ValidationError(join(path, "source"), f"'{source}' is not of the same address family as "
                                   f"destination '{destination}'")
@@ -748,11 +534,4 @@ class NatExemption(Resource):
         return f"no_nat {self.source or '*'} > {self.destination}"
 
     def describe(self):
-        return f"{self.identity} ({_where(self.netns)})"
-
-
-def _required(params, name, path):
-    value = params.get(name)
-    if value is None or value == "":
-        raise ValidationError(join(path, name), "is required")
-    return value
+        return f"{self.identity} ({where(self.netns, short=True)})"

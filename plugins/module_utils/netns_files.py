@@ -12,73 +12,15 @@ ever removed (with ``dns: {}``, ``hosts: {}`` or the namespace's ``state: absent
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 
-from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
-from ansible_collections.netfabric.netns.plugins.module_utils.model import join
+from ansible_collections.netfabric.netns.plugins.module_utils import ops
 from ansible_collections.netfabric.netns.plugins.module_utils.units import read_text, write_atomic
 
 ETC_NETNS = "/etc/netns"
 MARK = "# Written by netfabric.netns"
-MAX_NAMESERVERS = 3  # glibc's resolver (MAXNS) ignores the rest
-_WORD = re.compile(r"^[A-Za-z0-9_.:+/=-]+$")
-_HOSTNAME = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$")
 LOCALHOST = ("127.0.0.1\tlocalhost\n"
              "::1\tlocalhost ip6-localhost ip6-loopback\n")
-
-
-def check_dns(path, value):
-    """None (unmanaged), or (nameservers, search, options) as tuples."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ValidationError(path, f"must be a dictionary with nameservers, search and options, got {value!r}")
-    unknown = sorted(set(value) - {"nameservers", "search", "options"})
-    if unknown:
-        raise ValidationError(path, f"unknown key '{unknown[0]}' (expected nameservers, search, options)")
-    lists = []
-    for key in ("nameservers", "search", "options"):
-        items = value.get(key) or []
-        if not isinstance(items, (list, tuple)):
-            raise ValidationError(join(path, key), f"must be a list, got {items!r}")
-        checked = []
-        for i, item in enumerate(items):
-            item_path = f"{join(path, key)}[{i}]"
-            if key == "nameservers":
-                try:
-                    item = str(ipaddress.ip_address(str(item).partition("%")[0]))
-                except ValueError:
-                    raise ValidationError(item_path, f"'{item}' is not an IPv4 or IPv6 address") from None
-            elif not isinstance(item, str) or not _WORD.match(item):
-                raise ValidationError(item_path, f"{item!r} is not a single word (no spaces or line breaks)")
-            if item in checked:
-                raise ValidationError(item_path, f"'{item}' is listed twice")
-            checked.append(item)
-        lists.append(tuple(checked))
-    if len(lists[0]) > MAX_NAMESERVERS:
-        raise ValidationError(join(path, "nameservers"), f"{len(lists[0])} nameservers: the resolver uses at most "
-                                                         f"{MAX_NAMESERVERS}")
-    return tuple(lists)
-
-
-def check_hosts(path, value):
-    """None (unmanaged), or ((name, address), ...) sorted by name."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ValidationError(path, f"must be a dictionary of host name to address, got {value!r}")
-    entries = []
-    for name, address in value.items():
-        if not isinstance(name, str) or not _HOSTNAME.match(name):
-            raise ValidationError(path, f"'{name}' is not a host name")
-        try:
-            address = str(ipaddress.ip_address(str(address)))
-        except ValueError:
-            raise ValidationError(join(path, name), f"'{address}' is not an IPv4 or IPv6 address") from None
-        entries.append((name, address))
-    return tuple(sorted(entries))
 
 
 def resolv_conf(netns, dns):
@@ -132,9 +74,9 @@ def plan(planner, r, subject, before, after):
         before[key] = current
         after[key] = content
         if content is None:
-            planner.add("netns_file", None, subject, f"remove {path}", path=path, content=None)
+            planner.add(ops.NETNS_FILE, None, subject, f"remove {path}", path=path, content=None)
         elif current != content:
-            planner.add("netns_file", None, subject, f"write {path}", path=path, content=content)
+            planner.add(ops.NETNS_FILE, None, subject, f"write {path}", path=path, content=content)
 
 
 def apply(path, content):

@@ -67,10 +67,6 @@ class Rule:
     def from_json(cls, data):
         return cls(data["chain"], data.get("comment", ""), data.get("expr", []))
 
-    @property
-    def owner(self):
-        return self.comment
-
     def __eq__(self, other):
         return isinstance(other, Rule) and self.key == other.key
 
@@ -242,7 +238,6 @@ class Table:
     """The table of one namespace: as read, and as this run will leave it."""
 
     def __init__(self, rules=(), foreign_drops=(), foreign_forwarders=()):
-        self.read = list(rules)
         self.rules = list(rules)  # desired, kept in canonical order
         self.foreign_drops = list(foreign_drops)  # 'ip filter FORWARD': other tables' forward chains with policy drop
         self.foreign_forwarders = list(foreign_forwarders)  # 'ip nat': other tables hooked to forward or postrouting

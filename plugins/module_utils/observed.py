@@ -48,7 +48,6 @@ class RouteEntry:
     gateway: Optional[str] = None
     dev: Optional[str] = None
     metric: Optional[int] = None
-    proto: Optional[int] = None
     scope: Optional[int] = None
 
 

@@ -28,7 +28,7 @@ import time
 from contextlib import contextmanager
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError, ValidationError
-from ansible_collections.netfabric.netns.plugins.module_utils.model import check_int, check_netns_name
+from ansible_collections.netfabric.netns.plugins.module_utils.checks import check_int, check_netns_name
 from ansible_collections.netfabric.netns.plugins.module_utils.namespaces import NETNS_DIR, THREAD_NETNS, setns
 
 PROTOCOLS = ("icmp", "tcp", "udp")

@@ -153,11 +153,25 @@ SERVICE = _spec(
              "default": "on-failure"},
 )
 
+# netns_info and netns_probe only read.
+INFO = {"netns": {"type": "str"}}
+PROBE = {
+    "netns": {"type": "str"},
+    "target": {"type": "str", "required": True},
+    "port": {"type": "int"},
+    "protocol": {"type": "str", "choices": ["icmp", "tcp", "udp"], "default": "icmp"},
+    "expect": {"type": "str", "choices": ["success", "failure"], "default": "success"},
+    "timeout": {"type": "float", "default": 1.0},
+    "count": {"type": "int", "default": 1},
+}
+OTHERS = {"netns_topology": TOPOLOGY, "netns_service": SERVICE, "netns_info": INFO, "netns_probe": PROBE}
+
 REQUIRED_IF = {
     "veth": [("state", "present", ("peer",))],
     "port_forward": [("state", "present", ("destination",))],
     "vxlan": [("state", "present", ("vni",))],
     "netns_service": [("state", "present", ("netns", "command"))],
+    "netns_probe": [("protocol", "tcp", ("port",)), ("protocol", "udp", ("port",))],
 }
 
 # Modules whose action plugin (plugin_utils/connection_guard.py) passes the connection guard options.
@@ -173,15 +187,17 @@ GUARDED = {
     "netns_topology": _PATH + ("connection_port",),
 }
 
-
-# Every module that changes the host waits for the host lock (module_utils/hostfiles.py).
+# Every module that converges through the engine waits for the host lock (module_utils/hostfiles.py).
 LOCK = {"lock_timeout": {"type": "int", "default": 300}}
+LOCKED = set(SPECS) | {"netns_topology"}
 
 
-def module_spec(name):
-    """argument_spec of module ``name``: its resource options plus the lock and guard options."""
-    spec = dict(SPECS[name]) if name in SPECS else {}
-    spec.update(LOCK)
+def module_args(name):
+    """The keyword arguments of module ``name``'s AnsibleModule: its argument_spec (its options,
+    the lock and guard options where it takes them) and required_if, with check mode."""
+    spec = dict(SPECS[name] if name in SPECS else OTHERS[name])
+    if name in LOCKED:
+        spec.update(LOCK)
     for option in GUARDED.get(name, ()):
         spec[option] = CONNECTION[option]
-    return spec
+    return {"argument_spec": spec, "required_if": REQUIRED_IF.get(name, []), "supports_check_mode": True}

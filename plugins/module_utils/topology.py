@@ -22,10 +22,11 @@ from typing import Optional
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError, where
 from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import ensure_dir, remove, write_atomically
+from ansible_collections.netfabric.netns.plugins.module_utils.checks import join
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
-    AddressSet, Bridge, Masquerade, Namespace, NatExemption, Policy, PortForward, Resource, Route, Veth, Vxlan, join)
+    AddressSet, Bridge, Masquerade, Namespace, NatExemption, Policy, PortForward, Resource, Route, Veth, Vxlan)
 from ansible_collections.netfabric.netns.plugins.module_utils.specs import REQUIRED_IF, SPECS
 
 # In dependency order: a resource may refer only to resources of earlier lists.
@@ -150,7 +151,7 @@ def _check_duplicates(items):
     for path, unused, resource in items:
         key = key_of(resource)
         if key in seen:
-            raise ValidationError(path, f"{_label(resource)} is declared twice (also at {seen[key]})")
+            raise ValidationError(path, f"{resource.describe()} is declared twice (also at {seen[key]})")
         seen[key] = path
     links = {}
     for path, unused, resource in items:
@@ -163,7 +164,7 @@ def _check_duplicates(items):
                 ends.append((resource.peer_netns, resource.peer, "peer"))
         for netns, name, field in ends:
             if (netns, name) in links:
-                raise ValidationError(join(path, field), f"interface '{name}' in {_where(netns)} is declared twice "
+                raise ValidationError(join(path, field), f"interface '{name}' in {where(netns)} is declared twice "
                                                          f"(also at {links[(netns, name)]})")
             links[(netns, name)] = join(path, field)
 
@@ -183,11 +184,11 @@ def _check_addresses(present):
         for netns, cidrs, field in lists:
             for i, cidr in enumerate(cidrs or ()):
                 iface = ipaddress.ip_interface(cidr)
-                where = f"{join(path, field)}[{i}]"
+                item = f"{join(path, field)}[{i}]"
                 if (netns, iface.ip) in owners:
-                    raise ValidationError(where, f"address {iface.ip} in {_where(netns)} is also declared at "
-                                                 f"{owners[(netns, iface.ip)]}")
-                owners[(netns, iface.ip)] = where
+                    raise ValidationError(item, f"address {iface.ip} in {where(netns)} is also declared at "
+                                                f"{owners[(netns, iface.ip)]}")
+                owners[(netns, iface.ip)] = item
                 by_netns.setdefault(netns, []).append(iface)
     return by_netns
 
@@ -205,7 +206,7 @@ def _check_gateways(present, addresses, existing_subnets):
         if any(gateway in ipaddress.ip_network(net) for net in existing_subnets(resource.netns)):
             continue
         raise ValidationError(join(path, "gateway"), f"{gateway} is not on a subnet connected to "
-                                                     f"{_where(resource.netns)} (declared or existing)")
+                                                     f"{where(resource.netns)} (declared or existing)")
 
 
 def _check_forwards(present):
@@ -219,12 +220,6 @@ def _check_forwards(present):
                                       f"{forward.host_address or 'any host address'} overlaps the forward at {other_path}")
 
 
-def _label(resource):
-    return resource.describe()
-
-
-def _where(netns):
-    return f"netns '{netns}'" if netns else "the host namespace"
 
 
 # ------------------------------------------------------------------ ownership
@@ -289,10 +284,10 @@ def _claim_text(claim):
     if claim[0] == "netns":
         return f"namespace '{claim[1]}'"
     if claim[0] == "link":
-        return f"interface '{claim[2]}' in {_where(claim[1])}"
+        return f"interface '{claim[2]}' in {where(claim[1])}"
     if claim[0] == "address":
-        return f"address {claim[3]} on '{claim[2]}' in {_where(claim[1])}"
-    return f"{claim[0]} {' '.join(str(c) for c in claim[2:] if c is not None)} in {_where(claim[1])}"
+        return f"address {claim[3]} on '{claim[2]}' in {where(claim[1])}"
+    return f"{claim[0]} {' '.join(str(c) for c in claim[2:] if c is not None)} in {where(claim[1])}"
 
 
 def mark_created(record, namespaces):

@@ -158,16 +158,13 @@ bridge:
       sample: false
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Bridge
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_spec("bridge"), supports_check_mode=True)
-    run_module(module, Bridge, "bridge")
+    run_module("bridge", Bridge, "bridge")
 
 
 if __name__ == "__main__":

@@ -113,16 +113,13 @@ bridge_port:
       sample: false
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import BridgePort
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_spec("bridge_port"), supports_check_mode=True)
-    run_module(module, BridgePort, "bridge_port")
+    run_module("bridge_port", BridgePort, "bridge_port")
 
 
 if __name__ == "__main__":

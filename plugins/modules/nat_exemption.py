@@ -83,16 +83,13 @@ nat_exemption:
       sample: ['postrouting: ip daddr 10.3.1.0/24 accept comment "no_nat * > 10.3.1.0/24"']
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import NatExemption
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_spec("nat_exemption"), supports_check_mode=True)
-    run_module(module, NatExemption, "nat_exemption")
+    run_module("nat_exemption", NatExemption, "nat_exemption")
 
 
 if __name__ == "__main__":

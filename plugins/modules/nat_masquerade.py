@@ -124,16 +124,13 @@ masquerade:
       sample: ['postrouting: ip saddr 192.168.15.0/24 ip daddr != 192.168.15.0/24 masquerade comment "masquerade 192.168.15.0/24 out *"']
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Masquerade
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_spec("nat_masquerade"), supports_check_mode=True)
-    run_module(module, Masquerade, "masquerade")
+    run_module("nat_masquerade", Masquerade, "masquerade")
 
 
 if __name__ == "__main__":

@@ -166,16 +166,13 @@ netns:
       sample: "# Written by netfabric.netns ...\n127.0.0.1\tlocalhost\n...\n192.168.15.1\tdb.lab.test\n"
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Namespace
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_spec("netns"), supports_check_mode=True)
-    run_module(module, Namespace, "netns")
+    run_module("netns", Namespace, "netns")
 
 
 if __name__ == "__main__":

@@ -83,16 +83,13 @@ address:
       sample: [192.168.1.12/24, 192.168.1.13/24]
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import AddressSet
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_spec("netns_address"), supports_check_mode=True)
-    run_module(module, AddressSet, "address")
+    run_module("netns_address", AddressSet, "address")
 
 
 if __name__ == "__main__":

@@ -141,16 +141,13 @@ policy:
       sample: ['forward: ip saddr 10.1.10.0/24 ip daddr 10.1.20.0/24 tcp dport 5432 accept comment "policy 10.1.10.0/24 > 10.1.20.0/24 tcp 5432"']
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Policy
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_spec("netns_firewall"), supports_check_mode=True)
-    run_module(module, Policy, "policy")
+    run_module("netns_firewall", Policy, "policy")
 
 
 if __name__ == "__main__":

@@ -267,11 +267,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import require_pyroute2
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
-from ansible_collections.netfabric.netns.plugins.module_utils.model import check_netns_name
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_args
+from ansible_collections.netfabric.netns.plugins.module_utils.checks import check_netns_name
 
 
 def main():
-    module = AnsibleModule(argument_spec={"netns": {"type": "str"}}, supports_check_mode=True)
+    module = AnsibleModule(**module_args("netns_info"))
     require_pyroute2(module)
     from ansible_collections.netfabric.netns.plugins.module_utils.engine import describe
 

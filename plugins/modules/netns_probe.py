@@ -187,22 +187,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
 from ansible_collections.netfabric.netns.plugins.module_utils.probe import Netns, describe, run_probe, validate
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_args
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "netns": {"type": "str"},
-            "target": {"type": "str", "required": True},
-            "port": {"type": "int"},
-            "protocol": {"type": "str", "choices": ["icmp", "tcp", "udp"], "default": "icmp"},
-            "expect": {"type": "str", "choices": ["success", "failure"], "default": "success"},
-            "timeout": {"type": "float", "default": 1.0},
-            "count": {"type": "int", "default": 1},
-        },
-        required_if=[("protocol", "tcp", ["port"]), ("protocol", "udp", ["port"])],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(**module_args("netns_probe"))
     empty = {"reachable": None, "latency_ms": None, "attempts": 0, "successes": 0, "source": None,
              "address": None, "failures": []}
     try:

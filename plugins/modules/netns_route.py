@@ -131,16 +131,13 @@ route:
       sample: 0
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Route
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_spec("netns_route"), supports_check_mode=True)
-    run_module(module, Route, "route")
+    run_module("netns_route", Route, "route")
 
 
 if __name__ == "__main__":

@@ -136,11 +136,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
 from ansible_collections.netfabric.netns.plugins.module_utils.service import Service, converge
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import REQUIRED_IF, SERVICE
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_args
 
 
 def main():
-    module = AnsibleModule(argument_spec=SERVICE, required_if=REQUIRED_IF["netns_service"], supports_check_mode=True)
+    module = AnsibleModule(**module_args("netns_service"))
     try:
         result = converge(Service.from_params(module.params), module.check_mode)
     except NetfabricError as exc:

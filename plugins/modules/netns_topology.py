@@ -226,11 +226,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import connection, lock_timeout, require_pyroute2
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import NetfabricError
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import TOPOLOGY, module_spec
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_args
 
 
 def main():
-    module = AnsibleModule(argument_spec={**TOPOLOGY, **module_spec("netns_topology")}, supports_check_mode=True)
+    module = AnsibleModule(**module_args("netns_topology"))
     require_pyroute2(module)
     from ansible_collections.netfabric.netns.plugins.module_utils import persist
     from ansible_collections.netfabric.netns.plugins.module_utils.engine import converge_topology

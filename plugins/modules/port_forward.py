@@ -190,17 +190,13 @@ port_forward:
       sample: ['prerouting: fib daddr type local meta nfproto ipv4 tcp dport 8080 dnat ip to 192.168.15.2:80 comment "port_forward tcp * 8080"']
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import PortForward
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec, REQUIRED_IF
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_spec("port_forward"), required_if=REQUIRED_IF["port_forward"],
-                           supports_check_mode=True)
-    run_module(module, PortForward, "port_forward")
+    run_module("port_forward", PortForward, "port_forward")
 
 
 if __name__ == "__main__":

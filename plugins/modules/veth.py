@@ -186,17 +186,13 @@ veth:
       sample: true
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Veth
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import module_spec, REQUIRED_IF
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_spec("veth"), required_if=REQUIRED_IF["veth"],
-                           supports_check_mode=True)
-    run_module(module, Veth, "veth")
+    run_module("veth", Veth, "veth")
 
 
 if __name__ == "__main__":

@@ -164,17 +164,13 @@ vxlan:
       sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Vxlan
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import REQUIRED_IF, module_spec
 
 
 def main():
-    module = AnsibleModule(argument_spec=module_spec("vxlan"), required_if=REQUIRED_IF["vxlan"],
-                           supports_check_mode=True)
-    run_module(module, Vxlan, "vxlan")
+    run_module("vxlan", Vxlan, "vxlan")
 
 
 if __name__ == "__main__":

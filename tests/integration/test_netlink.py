@@ -49,13 +49,13 @@ from ansible_collections.netfabric.netns.plugins.module_utils.planner import Act
 
 namespaces = Namespaces()
 Applier(namespaces).apply([
-    Action("link_add_bridge", None, "bridge", "create", {"name": "br-a", "ifalias": "netfabric: br-a"}),
+    Action("link_add_bridge", None, "bridge", "create", {"name": "br-a"}),
     Action("link_add_veth", "red", "veth", "create", {"name": "v-red", "peer": "v-red-br", "peer_netns": None,
-           "master": "br-a", "from_peer": True, "up": True, "ifalias": "netfabric: v-red"}),
+           "master": "br-a", "from_peer": True, "up": True}),
     Action("link_add_vxlan", None, "vxlan", "create", {"name": "vx-a", "vni": 7, "dstport": 4789,
-           "local": "10.9.0.1", "ifalias": "netfabric: vx-a"}),
-    Action("link_set", None, "veth", "alias", {"name": "uplink", "ifalias": "adopted"}),
+           "local": "10.9.0.1"}),
 ])
+namespaces.rtnl(None).link_set("uplink", ifalias="adopted")
 namespaces.close()
 """
 
@@ -131,12 +131,13 @@ def test_an_alias_set_on_creation_is_read_back(host):
              " && ip addr add 10.9.0.1/24 dev uplink")
     run_script(host, "alias.py", CREATE_WITH_ALIAS)
     aliases = {link["ifname"]: link.get("ifalias") for link in host.ip("link show")}
-    assert aliases["br-a"] == "netfabric: br-a" and aliases["vx-a"] == "netfabric: vx-a"
-    assert aliases["v-red-br"] == "netfabric: v-red" and aliases["uplink"] == "adopted"
-    assert host.ip("-n red link show v-red")[0]["ifalias"] == "netfabric: v-red"  # both ends of the veth
+    assert aliases["br-a"] == aliases["vx-a"] == aliases["v-red-br"] == "netfabric.netns"
+    assert aliases["uplink"] == "adopted"
+    assert host.ip("-n red link show v-red")[0]["ifalias"] == "netfabric.netns"  # both ends of the veth
     seen = read(host, None, "red")
-    assert seen["-"]["links"]["br-a"]["alias"] == "netfabric: br-a"
-    assert seen["red"]["links"]["v-red"]["alias"] == "netfabric: v-red"
+    assert seen["-"]["links"]["br-a"]["alias"] == "netfabric.netns"
+    assert seen["red"]["links"]["v-red"]["alias"] == "netfabric.netns"
+    assert seen["-"]["links"]["uplink"]["alias"] == "adopted"
     assert seen["-"]["links"]["uplink-peer"]["alias"] is None
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
+from ansible_collections.netfabric.netns.plugins.module_utils.checks import check_sysctls, sysctl_path
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
-    AddressSet, Bridge, BridgePort, Namespace, Route, Veth, check_sysctls, sysctl_path)
+    AddressSet, Bridge, BridgePort, Namespace, Route, Veth)
 
 
 def error_of(cls, params, path=""):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from ansible_collections.netfabric.netns.plugins.module_utils import netns_files, persist, units
+from ansible_collections.netfabric.netns.plugins.module_utils import checks, netns_files, persist, units
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.service import Service
 
@@ -150,10 +150,10 @@ def test_unreadable_stored_files_are_reported_and_skipped(paths):
 
 
 def test_resolv_conf_and_hosts_text():
-    dns = netns_files.check_dns("dns", {"nameservers": ["192.168.15.1"], "search": ["lab.test"], "options": []})
+    dns = checks.check_dns("dns", {"nameservers": ["192.168.15.1"], "search": ["lab.test"], "options": []})
     assert netns_files.resolv_conf("blue", dns).splitlines()[1:] == ["search lab.test", "nameserver 192.168.15.1"]
-    assert netns_files.resolv_conf("blue", netns_files.check_dns("dns", {})) is None
-    hosts = netns_files.check_hosts("hosts", {"web": "10.0.0.2", "db": "10.0.0.1"})
+    assert netns_files.resolv_conf("blue", checks.check_dns("dns", {})) is None
+    hosts = checks.check_hosts("hosts", {"web": "10.0.0.2", "db": "10.0.0.1"})
     assert netns_files.hosts_file("blue", hosts).splitlines()[1:] == [
         "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", "10.0.0.1\tdb", "10.0.0.2\tweb"]
     assert netns_files.hosts_file("blue", ()) is None
@@ -161,10 +161,10 @@ def test_resolv_conf_and_hosts_text():
                            ({"servers": []}, "dns: unknown key 'servers'"),
                            ({"search": ["a", "a"]}, "dns.search[1]: 'a' is listed twice")):
         with pytest.raises(ValidationError) as exc:
-            netns_files.check_dns("dns", value)
+            checks.check_dns("dns", value)
         assert str(exc.value).startswith(message)
     with pytest.raises(ValidationError, match="hosts: 'bad name' is not a host name"):
-        netns_files.check_hosts("hosts", {"bad name": "10.0.0.1"})
+        checks.check_hosts("hosts", {"bad name": "10.0.0.1"})
 
 
 def test_service_unit_text():

@@ -115,7 +115,7 @@ def test_netns_address_only_adds_and_removes_what_is_listed():
 def test_link_of_another_kind_fails_clearly():
     with pytest.raises(ValidationError, match="name: 'eth0' exists in the host namespace as a device, not a bridge"):
         plan([(Bridge, {"name": "eth0"})], {None: list(HOST)})
-    with pytest.raises(ValidationError, match="name: 'eth0' in the host namespace is a device, not a veth"):
+    with pytest.raises(ValidationError, match="name: 'eth0' exists in the host namespace as a device, not a veth"):
         plan([(Veth, {"name": "eth0", "state": "absent"})], {None: list(HOST)})
 
 
