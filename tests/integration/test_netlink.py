@@ -122,7 +122,7 @@ def test_the_reader_sees_what_iproute2_shows(host):
     theirs_red = host.ip("-n red link show veth-red")[0]
     assert seen["red"]["links"]["veth-red"]["peer_index"] == links["veth-red-br"]["index"] == theirs_red["link_index"]
     assert sorted(links["uplink"]["addresses"]) == ["10.9.0.1/24", "fd09::1/64"]
-    assert {"dst": "10.20.0.0/16", "table": 1000, "gateway": "10.9.0.254", "dev": "uplink", "metric": 7, "proto": 3,
+    assert {"dst": "10.20.0.0/16", "table": 1000, "gateway": "10.9.0.254", "dev": "uplink", "metric": 7,
             "scope": 0} in seen["-"]["routes"]
 
 
