@@ -122,5 +122,5 @@ notes:
   - Forwarding sysctls that the collection turned on are turned back off when the last resource that needed them
     goes (removed, or with C(forwarding=false)); when it was already on, it is left on. When another table
     routes or NATs too (Docker, libvirt, firewalld), it is left on with a warning. The record of what was turned on
-    is C(/var/lib/netfabric/forwarding.json).
+    is C(/var/lib/netfabric/settings.json).
 """

@@ -16,14 +16,15 @@ from ansible_collections.netfabric.netns.plugins.module_utils import diagram
 from ansible_collections.netfabric.netns.plugins.module_utils import facts as netfacts
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import Interrupted, ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import (
-    LOCK_TIMEOUT, STATE_DIR, ForwardingUsers, Journal, host_lock)
+    LOCK_TIMEOUT, STATE_DIR, Journal, Settings, host_lock)
 from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader
 from ansible_collections.netfabric.netns.plugins.module_utils.namespaces import Namespaces
 from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftUnavailable
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
 from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import AnswerError, NetlinkError
-from ansible_collections.netfabric.netns.plugins.module_utils.topology import (
-    StateFile, check_claims, claims, mark_created, others_claims)
+from ansible_collections.netfabric.netns.plugins.module_utils.statefile import (
+    StateFile, others_claims, recorded_topologies)
+from ansible_collections.netfabric.netns.plugins.module_utils.topology import check_claims, claims, mark_created
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import check as topology_check
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import desired as topology_desired
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import parse as topology_parse
@@ -76,14 +77,15 @@ def converge(resources, check_mode=False, connection=None, lock_timeout=LOCK_TIM
 
 @collecting_seldom
 def converge_topology(topology, name="default", state="present", prune=False, check_mode=False,
-                      connection=None, force=False, state_dir=STATE_DIR, lock_timeout=LOCK_TIMEOUT):
+                      connection=None, force=False, state_dir=STATE_DIR, lock_timeout=LOCK_TIMEOUT, annotations=None):
     """netns_topology: validate the whole topology, plan every resource, apply in order.
 
     Nothing is changed when validation or planning fails. Before the first change the
     state file records everything the topology may make, so that a run killed at any
     moment leaves a record the next run (or state=absent) converges from; when the kernel
     refuses a step (or the run is interrupted), the links and namespaces this run created
-    are removed again (the applier's rollback) and the record stays.
+    are removed again (the applier's rollback) and the record stays. ``annotations`` (None:
+    keep what is recorded) are kept with the record.
     """
     items, forwarding = topology_parse(topology, force=force)  # no host access: before the lock
     state_file = StateFile(state_dir, name)
@@ -97,10 +99,11 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
                            forwarding)
         ordered, record, notes = topology_desired(items, forwarding, state, recorded, prune, others, name)
         warnings += notes
+        kept = {} if state == "absent" else state_file.annotations if annotations is None else annotations
 
         def record_first(plan):
             mark_created(record, {a.args["name"] for a in plan.actions if a.op == ops.NETNS_ADD.name})
-            state_file.save({**recorded, **record})  # whatever may exist from here on stays known
+            state_file.save({**recorded, **record}, kept)  # whatever may exist from here on stays known
 
         def draw():
             drawn["diagram"] = diagram.mermaid(diagram.host_graph(netfacts.planned(session.namespaces,
@@ -108,12 +111,14 @@ def converge_topology(topology, name="default", state="present", prune=False, ch
 
         plan, run_warnings = session.plan_and_apply([r for unused, r in ordered], lambda i, r: ordered[i][0],
                                                     on_plan=draw, before_apply=record_first)
+        noted = [] if kept == state_file.annotations or state == "absent" else [
+            f"topology '{name}': record its annotations in {state_file.path}"]
         if not check_mode:
-            state_file.save(record)
+            state_file.save(record, kept)
     paths = [path for path, unused in ordered]
     return {
-        "changed": plan.changed,
-        "actions": [action.text for action in plan.actions],
+        "changed": plan.changed or bool(noted),
+        "actions": [action.text for action in plan.actions] + noted,
         "warnings": warnings + run_warnings,
         "diff": {"before": {p: d[0] for p, d in zip(paths, plan.diffs)},
                  "after": {p: d[1] for p, d in zip(paths, plan.diffs)}},
@@ -131,10 +136,10 @@ class _Session:
         self.check_mode = check_mode
         self.journal = Journal(state_dir)
         self.pending = self.journal.load()
-        self.forwarding_users = ForwardingUsers(state_dir)
+        self.settings = Settings(state_dir)
         self.namespaces = Namespaces()
         self.planner = Planner(KernelReader(self.namespaces, self.pending), check_mode, connection,
-                               self.forwarding_users)
+                               self.settings)
 
     def plan_and_apply(self, resources, path_of, on_plan=None, before_apply=None):
         """(plan, warnings): the plan of all resources, applied unless in check mode. ``on_plan()``
@@ -149,7 +154,7 @@ class _Session:
             if before_apply is not None:
                 before_apply(plan)
             self.journal.save(self.pending | creating)
-            self.forwarding_users.save()
+            self.settings.save()
             applier = Applier(self.namespaces, self.planner.reader.indexes())
             try:
                 with _signals_interrupt():
@@ -198,8 +203,9 @@ def _subnets(planner, netns):
 
 
 @collecting_seldom
-def describe(netns=None):
-    """Facts: namespaces, and per namespace its links (with veth peers resolved) and routes."""
+def describe(netns=None, state_dir=STATE_DIR):
+    """Facts: namespaces, and per namespace its links (with veth peers resolved) and routes; the
+    topologies recorded on the host."""
     namespaces = Namespaces()
     try:
         reader = KernelReader(namespaces)
@@ -222,11 +228,14 @@ def describe(netns=None):
         nsids = _nsids(namespaces, states)
     finally:
         namespaces.close()
+    topologies = recorded_topologies(state_dir)
     result = {
         "namespaces": names,
         "warnings": [f"/run/netns/{name} is a plain file, not a namespace (an interrupted run or ip netns add "
                      "left it): skipped; netfabric.netns.netns with state=absent removes it"
-                     for name in namespaces.stale_names()],
+                     for name in namespaces.stale_names()]
+        + [warning for facts in topologies.values() for warning in facts.pop("warnings")],
+        "topologies": topologies,
         "host": _facts(states[None], states, nsids) if None in states else None,
         "netns": {name: _facts(state, states, nsids) for name, state in states.items() if name is not None},
     }

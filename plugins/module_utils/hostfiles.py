@@ -162,57 +162,67 @@ class Journal:
         write_atomically(self.path, json.dumps({"version": 1, "links": entries}) + "\n")
 
 
-class ForwardingUsers:
-    """Forwarding sysctls the collection turned on, and the resources that need them:
-    ``forwarding.json``, {netns ("" for the host): {key: {"restore": value, "users": [...]}}}.
+class Settings:
+    """Settings the collection changed for the resources that need them: ``settings.json``,
+    {netns ("" for the host): {key: {"restore": value, "set": value, "users": [...]}}}.
 
-    Only what the collection turned on is recorded: when the last user of a key goes, the
-    key gets its old value back; a key that was already on is never recorded, so never
-    turned off.
+    Keys are sysctls the collection turned on (``net.ipv4.ip_forward``) and MTUs it lowered
+    (``mtu <ifname>``). Only what the collection changed is recorded: when the last user of a
+    key goes, the key gets its old value back (if it still has the one the collection set);
+    a key that already had the wanted value is never recorded, so never changed back.
     """
 
     def __init__(self, directory=STATE_DIR):
         self.directory = directory
-        self.path = os.path.join(directory, "forwarding.json")
+        self.path = os.path.join(directory, "settings.json")
         self.entries = {}
         self.dirty = False
         try:
             with open(self.path, encoding="utf-8") as handle:
                 data = json.load(handle)
-            self.entries = {netns: {key: {"restore": str(value["restore"]), "users": list(value["users"])}
+            self.entries = {netns: {key: {"restore": str(value["restore"]), "set": str(value["set"]),
+                                          "users": list(value["users"])}
                                     for key, value in keys.items()}
                             for netns, keys in data["namespaces"].items()}
         except FileNotFoundError:
             pass
         except (ValueError, KeyError, TypeError, AttributeError):
-            self.entries = {}  # torn: forget it (forwarding then stays as it is)
+            self.entries = {}  # torn: forget it (what it lists then stays as it is)
 
-    def turned_on(self, netns, key, restore, user):
-        self.entries.setdefault(netns or "", {})[key] = {"restore": restore, "users": [user]}
-        self.dirty = True
+    def changed(self, netns, key, restore, value, user):
+        """The collection sets ``key`` to ``value`` for ``user``; it was ``restore``."""
+        entry = self.entries.setdefault(netns or "", {}).get(key)
+        if entry is None:
+            self.entries[netns or ""][key] = {"restore": str(restore), "set": str(value), "users": [user]}
+            self.dirty = True
+        else:
+            self.join(netns, key, user)
 
     def join(self, netns, key, user):
-        """``user`` needs ``key`` too, where the collection turned it on."""
+        """``user`` needs ``key`` too, where the collection changed it."""
         entry = self.entries.get(netns or "", {}).get(key)
         if entry is not None and user not in entry["users"]:
             entry["users"].append(user)
             self.dirty = True
 
-    def leave(self, netns, user):
-        """``user`` needs forwarding no more: {key: value to restore} of the keys it was the last user of."""
+    def leave(self, user, netns=False):
+        """``user`` needs nothing any more (in ``netns``; False: anywhere): {(netns, key): (value to
+        restore, value the collection set)} of the keys it was the last user of."""
         restore = {}
-        keys = self.entries.get(netns or "", {})
-        for key, entry in list(keys.items()):
-            if user in entry["users"]:
-                entry["users"].remove(user)
-                self.dirty = True
-                if not entry["users"]:
-                    restore[key] = entry["restore"]
-                    del keys[key]
+        for space, keys in self.entries.items():
+            if netns is not False and space != (netns or ""):
+                continue
+            for key, entry in list(keys.items()):
+                if user in entry["users"]:
+                    entry["users"].remove(user)
+                    self.dirty = True
+                    if not entry["users"]:
+                        restore[(space or None, key)] = (entry["restore"], entry["set"])
+                        del keys[key]
         return restore
 
     def forget(self, netns):
-        """The namespace is gone, and its sysctls with it."""
+        """The namespace is gone, and its settings with it."""
         if self.entries.pop(netns or "", None) is not None:
             self.dirty = True
 

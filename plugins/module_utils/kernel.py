@@ -88,6 +88,7 @@ class KernelReader:
         self.ns = namespaces
         self.pending = set(pending)  # (netns, ifname)
         self._names = {}  # netns -> {index: ifname}
+        self._nsid_names = {}  # netns -> {nsid: name of the namespace it knows by that id}
 
     def netns_exists(self, name):
         return self.ns.exists(name)
@@ -149,6 +150,21 @@ class KernelReader:
         vxlan with this index (as read by read())."""
         return sorted(dst for ifindex, lladdr, dst in _answered(self.ns.rtnl(name).fdb_entries, name)
                       if ifindex == index and lladdr == ZERO_MAC and dst)
+
+    def netns_by_nsid(self, name, nsid):
+        """The name of the namespace that ``name`` knows by the id ``nsid`` (None: the host's own;
+        "?": none of the named ones), resolved once per namespace."""
+        known = self._nsid_names.setdefault(name, {})
+        if nsid not in known:
+            for other in [None] + self.ns.names():
+                if other == name or other in known.values():
+                    continue
+                found = self.ns.rtnl(name).netnsid(self.ns.fd(other))
+                if found is not None:
+                    known[found] = other
+                if found == nsid:
+                    break
+        return known.get(nsid, "?")
 
     def read_namespaces(self):
         """The namespaces read so far (None: the host's own)."""

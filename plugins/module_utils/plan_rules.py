@@ -56,9 +56,9 @@ class RulePlanning:
     def _release_forwarding(self, ns, user):
         """Turn back off what the collection turned on, once its last user is gone, unless another
         firewall (Docker, libvirt, firewalld) may route through it."""
-        if self.forwarding_users is None or ns.planned:
+        if self.settings is None or ns.planned:
             return
-        for key, value in sorted(self.forwarding_users.leave(ns.name, user).items()):
+        for (unused, key), (value, unused_set) in sorted(self.settings.leave(user, ns.name).items()):
             if self.sysctl(ns, key, "forwarding") == value:
                 continue
             others = self.nft_table(ns).foreign_forwarders if self._has_nft(ns) else []
@@ -98,10 +98,10 @@ class RulePlanning:
         if current != "1":
             self.add(ops.SYSCTL_SET, ns.name, subject, f"set {key}=1", key=key, value="1")
             ns.sysctls[key] = "1"
-            if self.forwarding_users is not None and user and not ns.planned:
-                self.forwarding_users.turned_on(ns.name, key, current, user)
-        elif self.forwarding_users is not None and user:
-            self.forwarding_users.join(ns.name, key, user)
+            if self.settings is not None and user and not ns.planned:
+                self.settings.changed(ns.name, key, current, "1", user)
+        elif self.settings is not None and user:
+            self.settings.join(ns.name, key, user)
 
     def _warn_foreign_drops(self, ns, what, family):
         for chain in self.nft_table(ns).foreign_drops:

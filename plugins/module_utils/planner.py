@@ -10,8 +10,8 @@ an earlier resource will create is recorded in the observed state, so that a
 later one (or a later task in check mode) can refer to it.
 
 The work is split by domain: this file holds the view of the host, the connection guard,
-namespaces and the plan itself; plan_links.py links, addresses and routes; plan_rules.py
-nftables rules and forwarding. Each resource kind has one planning method, registered with
+namespaces and the plan itself; plan_links.py links, addresses and routes; plan_vxlan.py
+VXLAN devices; plan_rules.py nftables rules and forwarding. Each resource kind has one planning method, registered with
 ``ops.plans``; each action is of an op declared in ops.py.
 """
 
@@ -27,6 +27,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils.checks import join
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import MARK, Link, NetnsState
 from ansible_collections.netfabric.netns.plugins.module_utils.plan_links import RT_TABLE_MAIN, LinkPlanning
 from ansible_collections.netfabric.netns.plugins.module_utils.plan_rules import FORWARDING_KEYS, RulePlanning
+from ansible_collections.netfabric.netns.plugins.module_utils.plan_vxlan import VxlanPlanning
 
 # Values of a namespace the kernel has just created, so a new namespace is not
 # reported as changing them to what they already are.
@@ -64,17 +65,17 @@ class Plan:
         return bool(self.actions)
 
 
-class Planner(LinkPlanning, RulePlanning):
+class Planner(LinkPlanning, VxlanPlanning, RulePlanning):
     """Plans resources one after another against one lazily read view of the host."""
 
-    def __init__(self, reader, check_mode=False, connection=None, forwarding_users=None):
+    def __init__(self, reader, check_mode=False, connection=None, settings=None):
         """connection: what is known of Ansible's connection (guard.Connection); None (library
-        use, tests of planning alone) guards nothing. forwarding_users: the record of forwarding
-        sysctls the collection turned on (hostfiles.ForwardingUsers); None keeps none."""
+        use, tests of planning alone) guards nothing. settings: the record of the settings the
+        collection changed for resources (hostfiles.Settings); None keeps none."""
         self.reader = reader
         self.check_mode = check_mode
         self.connection = connection
-        self.forwarding_users = forwarding_users
+        self.settings = settings
         self.plan = Plan()
         self._namespaces = {}  # name -> NetnsState, or None when it does not exist
         self._host_links = None  # the host namespace's links as read, before planning changed them
@@ -238,8 +239,8 @@ class Planner(LinkPlanning, RulePlanning):
             elif exists:
                 self.add(ops.NETNS_DEL, None, subject, "delete", name=r.name)
                 self._namespaces[r.name] = None
-                if self.forwarding_users is not None:
-                    self.forwarding_users.forget(r.name)
+                if self.settings is not None:
+                    self.settings.forget(r.name)
             after = {"name": r.name, "state": "absent"}
             netns_files.plan(self, r, subject, before, after)
             return before, after

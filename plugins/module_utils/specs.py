@@ -113,6 +113,7 @@ SPECS = {
         mtu={"type": "int"},
         addresses={"type": "list", "elements": "str"},
         up={"type": "bool", "default": True},
+        fit_ports={"type": "bool", "default": False},
     ),
     "nat_exemption": _spec(
         NETNS, STATE,
@@ -136,6 +137,7 @@ TOPOLOGY = _spec(
     name={"type": "str", "default": "default"},
     prune={"type": "bool", "default": False},
     persist={"type": "bool", "default": False},
+    annotations={"type": "dict"},
 )
 
 # netns_service: a command run by systemd inside a namespace.

@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import json
-import os
 from dataclasses import dataclass, replace
 from typing import Optional
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError, where
-from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import ensure_dir, remove, write_atomically
 from ansible_collections.netfabric.netns.plugins.module_utils.checks import join
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
-    AddressSet, Bridge, Masquerade, Namespace, NatExemption, Policy, PortForward, Resource, Route, Veth, Vxlan)
+    AddressSet, Bridge, Namespace, Resource, Route, Veth, Vxlan)
+from ansible_collections.netfabric.netns.plugins.module_utils.model_rules import Masquerade, NatExemption, Policy, PortForward
 from ansible_collections.netfabric.netns.plugins.module_utils.specs import REQUIRED_IF, SPECS
 
 # In dependency order: a resource may refer only to resources of earlier lists.
@@ -243,31 +241,6 @@ def claims(resource):
     return set()  # a bridge port: the links it joins are claimed by whoever made them
 
 
-def others_claims(directory, name):
-    """{claim: (topology name, state file)} of the other topologies recorded on this host.
-    Unreadable state files are left out (their own runs report them)."""
-    found = {}
-    try:
-        files = sorted(os.listdir(directory))
-    except FileNotFoundError:
-        return found
-    for filename in files:
-        if not (filename.startswith("topology-") and filename.endswith(".json")):
-            continue
-        other = filename[len("topology-"):-len(".json")]
-        if other == name:
-            continue
-        state = StateFile(directory, other)
-        try:
-            record, unused = state.load(tolerant=True)
-        except ValidationError:
-            continue
-        for entry in record.values():
-            for claim in claims(entry["resource"]):
-                found.setdefault(claim, (other, state.path))
-    return found
-
-
 def check_claims(items, others):
     """A resource recorded by another topology on this host is refused, naming that topology."""
     for path, unused, resource in items:
@@ -330,7 +303,7 @@ def desired(items, forwarding, state, recorded, prune, others=None, name="defaul
 
     if state == "absent":
         everything = [(path, r) for path, unused, r in items] + [(entry["path"], entry["resource"]) for entry in dropped]
-        ordered = sorted(everything, key=lambda pr: -_rank(pr[1]))
+        ordered = sorted(everything, key=lambda pr: -rank(pr[1]))
         ordered = [(path, removable(path, r)) for path, r in ordered]
         ordered = [(path, r) for path, r in ordered if r is not None]
         ordered = [(path, replace(r, state="absent")) for path, r in _outside_removed_namespaces(ordered)]
@@ -340,7 +313,7 @@ def desired(items, forwarding, state, recorded, prune, others=None, name="defaul
                     "created": bool(recorded.get(key, {}).get("created"))}
               for key, (path, params, r) in declared.items() if r.state == "present"}
     if prune:
-        for entry in sorted(dropped, key=lambda e: -_rank(e["resource"])):
+        for entry in sorted(dropped, key=lambda e: -rank(e["resource"])):
             resource = removable(entry["path"], entry["resource"])
             if resource is not None:
                 plan.append((f"(pruned) {entry['path']}", replace(resource, state="absent")))
@@ -389,107 +362,5 @@ def _addresses_of(params):
             yield value
 
 
-def _rank(resource):
+def rank(resource):
     return next(i for i, (unused, unused_module, cls) in enumerate(LISTS) if isinstance(resource, cls))
-
-
-# ------------------------------------------------------------------ state file
-
-
-class StateFile:
-    """What a topology (by name) made on this host: /var/lib/netfabric/topology-<name>.json.
-
-    One resource per line: ``{"module", "path", "params"}`` and, for a namespace the topology
-    created, ``"created": true``. Written atomically (hostfiles.write_atomically): before a
-    run changes anything (everything it may make), and again when it is done.
-    """
-
-    VERSION = 2
-
-    def __init__(self, directory, name):
-        if not isinstance(name, str) or not name or "/" in name or name in (".", "..") or "\0" in name:
-            raise ValidationError("name", f"topology name {name!r} must be a plain file name (no '/')")
-        self.directory = directory
-        self.path = os.path.join(directory, f"topology-{name}.json")
-        self._saved = None  # the entries as last read or written: a re-run writes nothing
-
-    def load(self, tolerant=False):
-        """({key: {"path", "params", "resource", "created"}}, warnings) of the last run; empty when
-        there is none. A damaged file is an error, or with ``tolerant`` (a teardown) read as far as
-        it goes, with a warning per entry left out."""
-        try:
-            with open(self.path, encoding="utf-8") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            return {}, []
-        warnings = []
-        try:
-            data = json.loads(text)
-            if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
-                raise ValueError("it holds no list of resources")
-            entries = data["resources"]
-        except ValueError as exc:
-            if not tolerant:
-                raise self._damaged(str(exc)) from None
-            entries = _salvage(text)
-            warnings.append(f"the state file {self.path} is damaged ({exc}): read {len(entries)} entries from it")
-        record = {}
-        modules = {module: cls for unused, module, cls in LISTS}
-        for i, entry in enumerate(entries):
-            try:
-                resource = modules[entry["module"]].from_params(entry["params"], entry["path"])
-            except (KeyError, TypeError, AttributeError, ValidationError) as exc:
-                if not tolerant:
-                    raise self._damaged(f"entry {i} is not a resource this version knows ({exc!r})") from None
-                warnings.append(f"the state file {self.path}: entry {i} left out, not a resource this version "
-                                f"knows ({exc!r})")
-                continue
-            record[key_of(resource)] = {"path": entry["path"], "params": entry["params"], "resource": resource,
-                                        "created": bool(entry.get("created"))}
-        self._saved = None if warnings else entries
-        return record, warnings
-
-    def _damaged(self, why):
-        return ValidationError("name", f"the state file {self.path} cannot be read: {why}. It records what this "
-                                       "topology made: run it with state=absent to remove what can still be read, "
-                                       "or move the file away to start afresh")
-
-    def save(self, record):
-        if not record:
-            self.remove()
-            return
-        modules = {cls: module for unused, module, cls in LISTS}
-        entries = []
-        for e in sorted(record.values(), key=lambda e: (_rank(e["resource"]), e["path"])):
-            entry = {"module": modules[type(e["resource"])], "path": e["path"], "params": e["params"]}
-            if e.get("created"):
-                entry["created"] = True
-            entries.append(entry)
-        if entries == self._saved:
-            return
-        ensure_dir(self.directory)
-        # one resource per line: readable, salvageable line by line, and each line goes through
-        # json's C encoder (an indented dump is pure Python: 0.1 s at 3,000 resources)
-        lines = ",\n".join(json.dumps(entry, sort_keys=True) for entry in entries)
-        write_atomically(self.path, f'{{"version": {self.VERSION}, "resources": [\n{lines}\n]}}\n')
-        self._saved = entries
-
-    def remove(self):
-        self._saved = None
-        remove(self.path)
-
-
-def _salvage(text):
-    """The entries of a damaged state file that can still be read, one per line."""
-    entries = []
-    for line in text.splitlines():
-        line = line.strip().rstrip(",")
-        if not line.startswith("{") or '"module"' not in line:
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
-            entries.append(entry)
-    return entries

@@ -85,7 +85,7 @@ nat_exemption:
 
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
-from ansible_collections.netfabric.netns.plugins.module_utils.model import NatExemption
+from ansible_collections.netfabric.netns.plugins.module_utils.model_rules import NatExemption
 
 
 def main():

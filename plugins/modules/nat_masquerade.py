@@ -126,7 +126,7 @@ masquerade:
 
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
-from ansible_collections.netfabric.netns.plugins.module_utils.model import Masquerade
+from ansible_collections.netfabric.netns.plugins.module_utils.model_rules import Masquerade
 
 
 def main():

@@ -143,7 +143,7 @@ policy:
 
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
-from ansible_collections.netfabric.netns.plugins.module_utils.model import Policy
+from ansible_collections.netfabric.netns.plugins.module_utils.model_rules import Policy
 
 
 def main():

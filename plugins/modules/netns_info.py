@@ -74,6 +74,23 @@ namespaces:
   type: list
   elements: str
   sample: [blue, red]
+topologies:
+  description:
+    - The topologies recorded on the host (C(/var/lib/netfabric/topology-<name>.json)), by name.
+  returned: always
+  type: dict
+  sample: {"fabric": {"state_file": "/var/lib/netfabric/topology-fabric.json", "resources": 4,
+           "annotations": {"peers": {}}}}
+  contains:
+    state_file:
+      description: Where the record is kept.
+      type: str
+    resources:
+      description: How many resources it records.
+      type: int
+    annotations:
+      description: What the topology's caller keeps with it (O(netfabric.netns.netns_topology#module:annotations)).
+      type: dict
 host:
   description: The host's own namespace, with the same keys as each entry of RV(netns). V(null) with O(netns).
   returned: always

@@ -88,6 +88,14 @@ options:
       - The role C(netfabric.netns.topology) persists by default.
     type: bool
     default: false
+  annotations:
+    description:
+      - Free-form data kept in the topology's state file with the record of what it made, and returned by
+        M(netfabric.netns.netns_info) in RV(netfabric.netns.netns_info#module:topologies). The C(fabric) role keeps
+        the facts of its peers there, for runs in which some peers have no facts (C(--limit)).
+      - Omitted keeps what is recorded; a change is reported as changed (the action "record its annotations").
+        O(state=absent) removes them with the state file.
+    type: dict
   connection_port:
     description: The port the controller connects on, filled in by the action plugin; never forwarded away.
     type: int
@@ -239,7 +247,7 @@ def main():
     try:
         result = converge_topology(params["topology"], params["name"], params["state"], params["prune"],
                                    module.check_mode, connection(module), params["force"],
-                                   lock_timeout=lock_timeout(module))
+                                   lock_timeout=lock_timeout(module), annotations=params["annotations"])
         stored = persist.converge(params["name"], params["topology"], params["force"], params["state"],
                                   params["persist"], module.check_mode, lock_timeout=lock_timeout(module))
     except NetfabricError as exc:

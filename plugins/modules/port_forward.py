@@ -192,7 +192,7 @@ port_forward:
 
 
 from ansible_collections.netfabric.netns.plugins.module_utils.common import run_module
-from ansible_collections.netfabric.netns.plugins.module_utils.model import PortForward
+from ansible_collections.netfabric.netns.plugins.module_utils.model_rules import PortForward
 
 
 def main():

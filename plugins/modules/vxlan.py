@@ -60,6 +60,15 @@ options:
     description: Bring the device up (V(true)) or down (V(false)).
     type: bool
     default: true
+  fit_ports:
+    description:
+      - Lower the MTU of every port of O(bridge) that is larger than the device's, and of the other end of its veth
+        ports (where the frames start), to the device's MTU. A frame larger than the VXLAN device's MTU vanishes on the
+        bridge without a word; the C(fabric) role sets this for the ports whose MTU the topology leaves unmanaged.
+      - What each had is recorded (C(/var/lib/netfabric/settings.json)) and given back when the device is removed (or
+        O(fit_ports) turned off), where the port still has the MTU this set.
+    type: bool
+    default: false
 notes:
   - Requires nftables on the host when O(remotes) is given.
   - O(state=absent), and a change of O(vni), O(dstport), O(local) or O(dev) (which recreates the device), delete

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ansible_collections.netfabric.netns.plugins.module_utils import diagram, nft
-from ansible_collections.netfabric.netns.plugins.module_utils.model import Masquerade, PortForward
+from ansible_collections.netfabric.netns.plugins.module_utils.model_rules import Masquerade, PortForward
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "..", "integration"))
 from diagrams import parse_dot, parse_mermaid, render_dot  # noqa: E402  pylint: disable=wrong-import-position

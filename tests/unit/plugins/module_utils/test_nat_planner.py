@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.guard import Connection
-from ansible_collections.netfabric.netns.plugins.module_utils.model import Masquerade, NatExemption, PortForward
+from ansible_collections.netfabric.netns.plugins.module_utils.model_rules import Masquerade, NatExemption, PortForward
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
 

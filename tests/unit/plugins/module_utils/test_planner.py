@@ -203,3 +203,39 @@ def test_sysctls_change_only_when_different():
 def test_unknown_sysctl_is_an_error_before_any_change():
     with pytest.raises(ValidationError, match="sysctls: 'net.ipv4.nope' does not exist in netns 'red'"):
         plan([(Namespace, {"name": "red", "sysctls": {"net.ipv4.nope": 1}})], {"red": [Link("lo", 1, up=True)]})
+
+
+class Recorded:
+    """hostfiles.Settings in memory."""
+
+    def __init__(self):
+        from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import Settings
+        self.inner = Settings("/nonexistent-netfabric-test")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_fit_ports_lowers_both_ends_of_the_bridges_veths_and_gives_them_back():
+    from ansible_collections.netfabric.netns.plugins.module_utils.model import Vxlan
+    host = list(HOST) + [Link("br0", 4, kind="bridge", up=True, mtu=1500, alias=MARK, ours=True),
+                         Link("v-red-br", 5, kind="veth", master="br0", peer_index=2, peer_nsid=0, mtu=1500, up=True),
+                         Link("vx42", 6, kind="vxlan", master="br0", mtu=1450, vni=42, dstport=4789, alias=MARK,
+                              ours=True, remotes=[], up=True)]
+    red = [Link("lo", 1, up=True, mtu=65536), Link("eth0", 2, kind="veth", peer_index=5, peer_nsid=0, mtu=1500)]
+    reader = FakeReader({None: host, "red": red})
+    reader.netns_by_nsid = lambda name, nsid: "red"
+    settings = Recorded()
+    planner = Planner(reader, settings=settings)
+    vxlan = {"name": "vx42", "vni": 42, "bridge": "br0", "mtu": 1450, "fit_ports": True}
+    result = planner.plan_resources([Vxlan.from_params(vxlan)])
+    assert texts(result) == ["veth 'v-red-br' (host): set mtu 1450 (to fit vxlan 'vx42' on bridge 'br0')",
+                             "veth 'eth0' (netns red): set mtu 1450 (to fit vxlan 'vx42' on bridge 'br0')"]
+    assert settings.entries == {"": {"mtu v-red-br": {"restore": "1500", "set": "1450", "users": ["vxlan vx42"]}},
+                                "red": {"mtu eth0": {"restore": "1500", "set": "1450", "users": ["vxlan vx42"]}}}
+    host[4].mtu = red[1].mtu = 1450  # as the apply left them
+    gone = Planner(FakeReader({None: host, "red": red}), settings=settings)
+    result = gone.plan_resources([Vxlan.from_params(dict(vxlan, state="absent"))])
+    assert texts(result)[1:] == ["veth 'v-red-br' (host): set mtu 1500 (as before vxlan 'vx42' lowered it)",
+                                 "veth 'eth0' (netns red): set mtu 1500 (as before vxlan 'vx42' lowered it)"]
+    assert settings.entries == {"": {}, "red": {}}

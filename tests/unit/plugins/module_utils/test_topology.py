@@ -8,7 +8,8 @@ import pytest
 
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import (
-    StateFile, check, check_claims, desired, key_of, mark_created, parse)
+    check, check_claims, desired, key_of, mark_created, parse)
+from ansible_collections.netfabric.netns.plugins.module_utils.statefile import StateFile
 
 TOPO = {
     "namespaces": [{"name": "red"}, {"name": "blue"}],
