@@ -108,39 +108,37 @@ def declared_bridge(topology, bridge):
     return None
 
 
-def too_big(info, topology, bridge, mtu):
-    """What on ``bridge`` is larger than ``mtu``: the bridge's declared MTU, its ports, and the
-    far ends of its veth ports (that is where frames start). A list of descriptions."""
+def declared_too_big(topology, bridge, mtu):
+    """What netns_topology declares larger than ``mtu`` on ``bridge`` (the bridge itself, the veths
+    with an end on it): descriptions. Members whose MTU it leaves unmanaged are fitted instead."""
     found = []
     declared = declared_bridge(topology, bridge)
     if declared is not None and declared.get("mtu") is not None and int(declared["mtu"]) > mtu:
-        found.append(f"the bridge itself (mtu {declared['mtu']} in netns_topology)")
-    for port in _links(info):
-        if port.get("master") != bridge or port.get("kind") == "vxlan":
-            continue
-        if int(port.get("mtu") or 0) > mtu:
-            found.append(f"{port['name']} ({port['mtu']})")
-        if port.get("kind") == "veth" and port.get("peer") and port.get("peer_netns") in (info.get("netns") or {}):
-            for end in _links(info, port["peer_netns"]):
-                if end.get("name") == port["peer"] and int(end.get("mtu") or 0) > mtu:
-                    found.append(f"{end['name']} in {port['peer_netns']} ({end['mtu']})")
+        found.append(f"the bridge itself (mtu {declared['mtu']})")
+    for veth in (topology or {}).get("veths") or []:
+        on_bridge = (veth.get("peer_bridge") == bridge and veth.get("peer_netns") is None) or \
+            (veth.get("bridge") == bridge and veth.get("netns") is None)
+        if on_bridge and veth.get("state", "present") != "absent" and veth.get("mtu") is not None \
+                and int(veth["mtu"]) > mtu:
+            found.append(f"veth {veth['name']} (mtu {veth['mtu']})")
     return found
 
 
-def vxlan_topology(me, peer_facts, info, topology, vni, bridge, dstport=4789, mtu=None, interface=None):
+def vxlan_topology(me, peer_facts, topology, vni, bridge, dstport=4789, mtu=None, interface=None):
     """The VXLAN fabric: the bridge (unless netns_topology declares it) and a VXLAN device on it with
-    every peer as a remote. Fails when something on the bridge is larger than the device's MTU."""
+    every peer as a remote, which fits the bridge's ports (both ends of its veths) to its MTU.
+    Fails when netns_topology declares something on the bridge larger than that MTU."""
     if vni is None or bridge is None:
         raise FabricError("netns_fabric_mode vxlan needs netns_fabric_vni and netns_fabric_bridge")
     size = vxlan_mtu(me, mtu)
-    big = too_big(info, topology, bridge, size)
+    big = declared_too_big(topology, bridge, size)
     if big:
-        raise FabricError(f"{', '.join(big)} on {bridge}: MTU above {size}, larger frames would vanish in the VXLAN "
-                          f"tunnel. Declare mtu {size} (or less) on them in netns_topology (the veth option mtu sets "
-                          "both ends).")
+        raise FabricError(f"{', '.join(big)} on {bridge}: MTU above {size} in netns_topology, larger frames would "
+                          f"vanish in the VXLAN tunnel. Declare mtu {size} (or less), or leave it out: the fabric then "
+                          "sets it.")
     device = {"name": f"vxf{vni}", "vni": int(vni), "local": me["address"],
               "remotes": sorted(facts["address"] for facts in peer_facts.values()),
-              "dstport": int(dstport), "bridge": bridge, "mtu": size}
+              "dstport": int(dstport), "bridge": bridge, "mtu": size, "fit_ports": True}
     if interface:
         device["dev"] = interface
     bridges = [] if declared_bridge(topology, bridge) is not None else [{"name": bridge, "mtu": size}]

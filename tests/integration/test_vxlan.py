@@ -66,3 +66,28 @@ def test_changing_the_vni_recreates_the_device_and_remotes_are_the_whole_set(hos
     assert "vxlan 'vx0' (netns h1): create, vni 43, port 4789, local 10.10.0.11, dev eth0, mtu 1450" in actions
     fdb = json.loads(host.run("bridge -n h1 -j fdb show dev vx0").stdout)
     assert [e["dst"] for e in fdb if e["mac"] == "00:00:00:00:00:00"] == ["10.10.0.13"]
+
+
+def test_fit_ports_lowers_the_bridges_members_and_gives_their_mtu_back(host):
+    """The vxlan's bridge has a member veth at 1500 (both ends), made by another topology; the
+    vxlan fits both ends to its 1450 and, when it goes, gives back 1500 where 1450 is still set."""
+    build_underlay(host)
+    host.run("ip -n h1 link add name veth-m-br master br0 type veth peer name veth-m netns h2"
+             " && ip -n h1 link add name veth-n-br master br0 type veth peer name veth-n"
+             " && ip -n h1 link set veth-m-br up && ip -n h1 link set veth-n-br up")
+    args = vxlan("h1", ["h2", "h3"], fit_ports=True)
+    play = host.play([task("vxlan", args, "check", check_mode=True), task("vxlan", args, "real"),
+                      task("vxlan", args, "real again")])
+    check, real, again = play.results
+    assert check["actions"] == real["actions"] and not again["changed"], play.output
+    assert "veth 'veth-m' (netns h2): set mtu 1450 (to fit vxlan 'vx0' on bridge 'br0')" in real["actions"]
+    mtus = {(ns, name): host.ip(f"-n {ns} link show {name}")[0]["mtu"]
+            for ns, name in (("h1", "veth-m-br"), ("h2", "veth-m"), ("h1", "veth-n-br"), ("h1", "veth-n"))}
+    assert set(mtus.values()) == {1450}, mtus
+    host.run("ip -n h1 link set veth-n mtu 1400")  # changed by hand since: not given back
+    gone = host.play([task("vxlan", dict(args, state="absent"), "absent")])
+    assert gone.results[0]["changed"], gone.output
+    after = {(ns, name): host.ip(f"-n {ns} link show {name}")[0]["mtu"] for ns, name in mtus}
+    assert after == {("h1", "veth-m-br"): 1500, ("h2", "veth-m"): 1500, ("h1", "veth-n-br"): 1500,
+                     ("h1", "veth-n"): 1400}
+    assert host.run("cat /var/lib/netfabric/settings.json", check=False).returncode != 0  # nothing left to give back
