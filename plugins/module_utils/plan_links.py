@@ -39,6 +39,15 @@ class LinkPlanning:
         del ns.links[name]
         return True
 
+    def _plan_gone(self, r, path, identity):
+        """state=absent of a bridge or vxlan: the link (as _link_absent decides) and the rules it owns."""
+        ns = self.namespace(r.netns, join(path, "netns"), required=False)
+        before = _link_view(r, ns.links.get(r.name) if ns else None)
+        self._link_absent(r, ns, r.name, r.kind, join(path, "name"), r.addresses)
+        if ns is not None and self._owns_rules(ns, identity):
+            self._plan_rules(ns, identity, [])
+        return before, {"name": r.name, "netns": r.netns, "state": "absent"}
+
     def _unconfigure(self, r, ns, link, kind, addresses, path):
         """Remove the listed addresses from a link (one the collection adopted, or netns_address's)."""
         for cidr in addresses or ():
@@ -125,12 +134,7 @@ class LinkPlanning:
     @ops.plans("bridge")
     def plan_bridge(self, r, path):
         if r.state == "absent":
-            ns = self.namespace(r.netns, join(path, "netns"), required=False)
-            before = _link_view(r, ns.links.get(r.name) if ns else None)
-            self._link_absent(r, ns, r.name, "bridge", join(path, "name"), r.addresses)
-            if ns is not None and self._owns_rules(ns, f"isolate {r.name}"):  # its isolation leaves with it
-                self._plan_rules(ns, f"isolate {r.name}", [])
-            return before, {"name": r.name, "netns": r.netns, "state": "absent"}
+            return self._plan_gone(r, path, f"isolate {r.name}")  # its isolation leaves with it
         ns = self.namespace(r.netns, join(path, "netns"))
         link = ns.links.get(r.name)
         if link is not None and link.kind != "bridge":

@@ -20,13 +20,9 @@ class VxlanPlanning:
     @ops.plans("vxlan")
     def plan_vxlan(self, r, path):
         if r.state == "absent":
-            ns = self.namespace(r.netns, join(path, "netns"), required=False)
-            before = _link_view(r, ns.links.get(r.name) if ns else None)
-            self._link_absent(r, ns, r.name, "vxlan", join(path, "name"), r.addresses)
-            if ns is not None and self._owns_rules(ns, r.identity):
-                self._plan_rules(ns, r.identity, [])
+            views = self._plan_gone(r, path, r.identity)
             self._unfit_ports(r)
-            return before, {"name": r.name, "netns": r.netns, "state": "absent"}
+            return views
         ns = self.namespace(r.netns, join(path, "netns"))
         link = ns.links.get(r.name)
         if link is not None and link.kind != "vxlan":
