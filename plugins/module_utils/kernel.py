@@ -187,7 +187,6 @@ class KernelReader:
             return None
 
 
-
 def _answered(read, netns):
     """read(), with an answer the engine cannot trust reported as the failure it is."""
     try:

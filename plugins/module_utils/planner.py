@@ -248,8 +248,8 @@ class Planner(LinkPlanning, VxlanPlanning, RulePlanning):
         before = {"name": r.name, "state": "absent" if ns is None else "present"}
         stale = ns is None and self.reader.netns_stale(r.name)
         if ns is None:
-            self.add(ops.NETNS_ADD, None, subject, "create" + (f" (replacing the stale file /run/netns/{r.name})"
-                                                             if stale else ""), name=r.name)
+            verb = "create" + (f" (replacing the stale file /run/netns/{r.name})" if stale else "")
+            self.add(ops.NETNS_ADD, None, subject, verb, name=r.name)
             ns = self._namespaces[r.name] = NetnsState(r.name, planned=True)
             ns.links["lo"] = Link("lo", None, mtu=65536)
         after = {"name": r.name, "state": "present"}

@@ -53,7 +53,6 @@ def others_claims(directory, name):
     return found
 
 
-
 class StateFile:
     """What a topology (by name) made on this host: /var/lib/netfabric/topology-<name>.json.
 

@@ -218,8 +218,6 @@ def _check_forwards(present):
                                       f"{forward.host_address or 'any host address'} overlaps the forward at {other_path}")
 
 
-
-
 # ------------------------------------------------------------------ ownership
 
 
