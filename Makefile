@@ -28,10 +28,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help deps venv install lint sanity unit docs integration molecule test clean demo bench soak
+.PHONY: help deps venv install lint sanity unit docs integration molecule test clean demo bench bench-fleet soak
 
 help:
-	@echo "targets: test deps venv install lint sanity unit docs integration molecule demo bench soak clean"
+	@echo "targets: test deps venv install lint sanity unit docs integration molecule demo bench bench-fleet soak clean"
 
 # Debian packages the tests and the collection need (iptables: the tests prove that iptables-nft
 # rules of other tools stay intact; graphviz: dot renders the diagrams, an optional dependency of
@@ -145,6 +145,13 @@ $(BENCH_STAMP): requirements-bench.txt
 
 bench: venv install $(BENCH_STAMP)
 	$(VBIN)/python tools/bench.py
+
+# The site play (topology + routed fabric, 10 namespaces per host) on 4 and 24 sandbox hosts on a
+# lan switch, forks = hosts; prints last `fleet: n24/n4=X` (issue 13). Not part of make test.
+# BENCH_FLEET_ARGS='--baseline REF' measures the collection of commit REF side by side.
+BENCH_FLEET_ARGS ?=
+bench-fleet: deps venv install
+	$(VBIN)/python tools/bench_fleet.py $(BENCH_FLEET_ARGS)
 
 clean:
 	-$(PYTHON) tools/sandbox.py stop --all
