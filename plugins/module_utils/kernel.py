@@ -240,6 +240,9 @@ class Applier:
         self._indexes = dict(indexes or {})
         self._bulk = {}  # (netns, name) of a run's first link deletion -> the names of the run
         self._deleted = set()  # (netns, name) deleted with an earlier action's run
+        # (netns, name) of links made by this run whose mark rides on their next change (the
+        # journal covers them until then); the rest are marked when the plan is done
+        self._unmarked = set()
 
     def apply(self, actions):
         done = []
@@ -253,6 +256,14 @@ class Applier:
                     raise OSError(errno.ECANCELED, f"stopped by {FAILPOINT}={fail_at}")
                 ops.HANDLERS[action.op](self, action.netns, **action.args)
                 done.append(action)
+            action = None
+            for netns, name in sorted(self._unmarked, key=str):
+                try:
+                    self.ns.rtnl(netns).link_set(name, ifalias=MARK)
+                except NetlinkError as exc:
+                    if exc.code != errno.ENODEV:
+                        raise  # ENODEV: went with a veth peer this run deleted
+            self._unmarked.clear()
         except BaseException as exc:  # a kernel refusal, a bug, a signal: nothing half-made stays
             undone = self._undo()
             details = {"completed": [a.text for a in done], "failed_step": action.text if action else None,
@@ -264,6 +275,8 @@ class Applier:
                 details["exception"] = traceback.format_exc()
             else:
                 raise  # KeyboardInterrupt, SystemExit: rolled back, and on its way
+            if action is None:  # marking what the run made
+                raise KernelError(f"cannot mark the links this run created: {why}", **details) from exc
             item = f"{action.path}: " if action.path else ""
             raise KernelError(f"{item}{action.subject}: cannot {action.verb}: {why}", **details) from exc
 
@@ -297,13 +310,14 @@ class Applier:
         (a namespace has no alias of its own; its lo lives exactly as long as it)."""
         self.ns.create(name)
         self._created.append(("netns", name))
-        self.ns.rtnl(name).link_set("lo", ifalias=MARK)
+        self._unmarked.add((name, "lo"))
 
     @ops.handles(ops.NETNS_DEL)
     def do_netns_del(self, netns, name):
         """Like ``ip netns del``: the kernel removes the namespace with its links, and the veths
         whose other end is elsewhere, once nothing holds it. Processes still in it hold it:
         then its veths to other namespaces are deleted here, so that no cable stays behind."""
+        self._unmarked = {(netns_, link) for netns_, link in self._unmarked if netns_ != name}
         pids = self.ns.pids(name)
         if pids:
             self.warnings.append(f"namespace '{name}' removed while processes still run in it: "
@@ -314,23 +328,34 @@ class Applier:
         self._indexes.clear()
 
     def _mark(self, netns, name, mtu=None):
-        """Record a link this run made, and give it the alias MARK (a second request: the kernel
-        ignores an alias in the creating one), and ``mtu`` if given."""
+        """Record a link this run made; it gets the alias MARK by a later request (the kernel
+        ignores an alias in the creating one): with ``mtu`` right now, else with its next
+        change in this run, or when the plan is done."""
         self._created.append(("link", netns, name))
-        self.ns.rtnl(netns).link_set(name, ifalias=MARK, mtu=mtu)
+        if mtu is None:
+            self._unmarked.add((netns, name))
+        else:
+            self.ns.rtnl(netns).link_set(name, ifalias=MARK, mtu=mtu)
+
+    def _alias(self, netns, name):
+        """MARK when this run made the link and has not marked it yet, else None."""
+        if (netns, name) in self._unmarked:
+            self._unmarked.discard((netns, name))
+            return MARK
+        return None
 
     @ops.handles(ops.LINK_ADD_VETH)
     def do_link_add_veth(self, netns, name, peer, peer_netns, mtu=None, up=False, master=None, from_peer=False):
         """One request creates the pair; ``up`` and ``master`` are for the end it is made from,
         the peer with ``from_peer`` (an end that joins a bridge is made in the bridge's namespace).
-        Both ends get the alias MARK, each with a request of its own."""
+        Both ends get the alias MARK later (_mark)."""
         if from_peer:
             netns, name, peer_netns, peer = peer_netns, peer, netns, name
         peer_fd = self.ns.fd(peer_netns) if peer_netns != netns else None  # born in its namespace, never moved
         master_index = self._index(netns, master) if master else None
         self.ns.rtnl(netns).link_add(name, "veth", mtu=mtu, up=up, master=master_index, peer=(peer, mtu, peer_fd))
         self._mark(netns, name)
-        self.ns.rtnl(peer_netns).link_set(peer, ifalias=MARK)
+        self._unmarked.add((peer_netns, peer))
 
     @ops.handles(ops.LINK_ADD_BRIDGE)
     def do_link_add_bridge(self, netns, name, mtu=None):
@@ -366,6 +391,7 @@ class Applier:
             if exc.code != errno.ENODEV:
                 raise  # ENODEV: gone since it was read (with a namespace the kernel removed)
         self._deleted.update((netns, deleted) for deleted in names)
+        self._unmarked.difference_update((netns, deleted) for deleted in names)
         self._indexes.clear()  # a veth takes its peer along, which may be recreated later
 
     @ops.handles(ops.LINK_MARK)
@@ -374,12 +400,12 @@ class Applier:
 
     @ops.handles(ops.LINK_SET)
     def do_link_set(self, netns, name, up=None, mtu=None):
-        self.ns.rtnl(netns).link_set(name, up=up, mtu=mtu)
+        self.ns.rtnl(netns).link_set(name, up=up, mtu=mtu, ifalias=self._alias(netns, name))
 
     @ops.handles(ops.LINK_MASTER)
     def do_link_master(self, netns, name, master):
         master_index = self._index(netns, master) if master else 0
-        self.ns.rtnl(netns).link_set(name, master=master_index)
+        self.ns.rtnl(netns).link_set(name, master=master_index, ifalias=self._alias(netns, name))
 
     @ops.handles(ops.BRIDGE_SET)
     def do_bridge_set(self, netns, name, stp=None, vlan_filtering=None):

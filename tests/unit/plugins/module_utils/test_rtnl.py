@@ -358,8 +358,8 @@ def test_no_answer_at_all_is_a_clear_error(fake_kernel):
 
 
 def test_a_bad_answer_midway_rolls_the_run_back(fake_kernel):
-    # the bridge: its creation, then its alias (a request of its own); then the address
-    fake = fake_kernel(ack(), ack(), lambda seq, request: [(ack()(seq, request)[0][0][:20], socket.MSG_TRUNC)])
+    # the bridge's creation (its alias comes once the plan is done), then the address
+    fake = fake_kernel(ack(), lambda seq, request: [(ack()(seq, request)[0][0][:20], socket.MSG_TRUNC)])
     applier = kernel.Applier(OneNamespace(), indexes={("red", "br0"): 4})
     actions = [Action("link_add_bridge", "red", "bridge 'br0' (netns red)", "create", {"name": "br0"}),
                Action("addr_add", "red", "bridge 'br0' (netns red)", "add address 10.0.0.1/24",
@@ -420,3 +420,21 @@ def test_names_held_too_long_are_a_clear_error(fake_kernel, monkeypatch):
     with pytest.raises(KernelError, match=r"the host namespace: 'veth3' still belong to a namespace the kernel is "
                                           r"removing, 0 s after"):
         kernel.KernelReader(OneNamespace()).read(None)
+
+
+def test_a_new_links_mark_rides_on_its_next_change(fake_kernel):
+    # the pair's creation; v-red up carries its mark; v-red-br, not changed again, is marked last
+    fake = fake_kernel()
+    applier = kernel.Applier(OneNamespace(), indexes={})
+    applier.apply([Action("link_add_veth", "red", "veth 'v-red'", "create", {"name": "v-red", "peer": "v-red-br",
+                                                                           "peer_netns": "red"}),
+                   Action("link_set", "red", "veth 'v-red'", "up", {"name": "v-red", "up": True})])
+    sent = []
+    for data in fake.sent:
+        msg = ifinfmsg(data)
+        msg.decode()
+        sent.append((msg["header"]["type"], msg.get_attr("IFLA_IFNAME"), msg.get_attr("IFLA_IFALIAS"),
+                     bool(msg["flags"] & 1)))
+    assert sent == [(RTM_NEWLINK, "v-red", None, False),
+                    (RTM_NEWLINK, "v-red", "netfabric.netns", True),
+                    (RTM_NEWLINK, "v-red-br", "netfabric.netns", False)]
