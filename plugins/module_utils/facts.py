@@ -114,11 +114,13 @@ class _Kept:
 class _PlannedPeers:
     """Veth peers (and macvlan/ipvlan parents) in the planner's view.
 
-    Links the plan creates are paired by its actions. A link that exists names its peer
-    by index and, in another namespace, by the id its namespace gives the peer's
-    (IFLA_LINK_NETNSID): the candidates are the links with that index whose own peer index
-    points back, and one RTM_GETNSID request confirms the namespace. A veth whose peer the
-    plan deletes (alone or with its namespace) goes with it.
+    Links the plan creates are paired by its actions, and existing pairs a topology declares
+    as the planner found them (crosswise indexes, as it decided to keep them). Any other
+    link that exists names its peer by index and, in another namespace, by the id its
+    namespace gives the peer's (IFLA_LINK_NETNSID): the candidates are the links with that
+    index whose own peer index points back, and one RTM_GETNSID request confirms the
+    namespace (the peer may be in a namespace nobody named, a container's). A veth whose
+    peer the plan deletes (alone or with its namespace) goes with it.
     """
 
     def __init__(self, namespaces, planner, states):
@@ -148,6 +150,12 @@ class _PlannedPeers:
         self._nsids = {}
         self._reverse = {}
         self._found = {}  # (netns, ifname) -> (peer netns, peer link or None when deleted)
+        for (netns, ifname), (peer_netns, peer) in planner.veth_pairs.items():
+            # pairs the planner found as declared (crosswise indexes): no request to confirm them
+            link = states[netns].links.get(ifname) if netns in states else None
+            other = states[peer_netns].links.get(peer) if peer_netns in states else None
+            if link is not None and other is not None:
+                self._found[(netns, ifname)] = (peer_netns, other)
 
     def nsid(self, netns, other):
         """The id under which ``netns`` knows ``other`` (None: none)."""

@@ -93,6 +93,8 @@ class LinkPlanning:
                              "delete (not paired as declared)", name=link.name)
                     del owner.links[link.name]
             a = b = None
+        elif a is not None:  # found paired as declared
+            self.veth_pairs[(netns, name)], self.veth_pairs[(peer_netns, peer)] = (peer_netns, peer), (netns, name)
         if a is None:
             # One request creates the pair with one end already up and on its bridge (the end it
             # is made from: the kernel cannot bring the other end up before the pair exists).

@@ -77,6 +77,8 @@ class Planner(LinkPlanning, VxlanPlanning, RulePlanning):
         self.connection = connection
         self.settings = settings
         self.plan = Plan()
+        # (netns, name) -> (netns, name) of existing veth ends planned as paired, both ways
+        self.veth_pairs = {}
         self._namespaces = {}  # name -> NetnsState, or None when it does not exist
         self._host_links = None  # the host namespace's links as read, before planning changed them
         self._path = None

@@ -13,6 +13,7 @@ import os
 import time
 
 from conftest import COLLECTION, VENV_PYTHON
+from diagrams import parse_mermaid
 from helpers import task
 
 COLLECTIONS = os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION)))
@@ -195,6 +196,38 @@ def test_netns_info_asks_one_namespace_id_per_veth_end_not_per_pair_of_namespace
     # 8 veth pairs across namespaces: at most one request per end (it was one per pair of
     # namespaces: 7 x 6 = 42 here, a million at 1,000 namespaces)
     assert report["requests"] <= 2 * 7
+
+
+# Runs inside the sandbox: netns_topology's run (argv: topology as JSON) with every
+# namespace-id request counted, and netns_info's diagram afterwards.
+COUNT_TOPOLOGY_NSID_REQUESTS = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.netfabric.netns.plugins.module_utils import engine, rtnl
+
+calls = []
+plain = rtnl.Rtnl.netnsid
+def counted(self, fd):
+    calls.append(fd)
+    return plain(self, fd)
+rtnl.Rtnl.netnsid = counted
+result = engine.converge_topology(json.loads(sys.argv[2]), name="lab")
+print(json.dumps({"requests": len(calls), "changed": result["changed"], "diagram": result["diagram"],
+                  "info": engine.describe()["diagram"]}))
+"""
+
+
+def test_a_rerun_draws_its_declared_veth_pairs_without_asking_namespace_ids(host):
+    # the diagram of netns_topology pairs the veths it declares as the planner found them: a
+    # re-run of 2 cross-namespace pairs asked 2 namespace-id requests, one per pair
+    topology = json.dumps(TEARDOWN)
+    first = json.loads(run_script(host, "count.py", COUNT_TOPOLOGY_NSID_REQUESTS, topology).stdout)
+    again = json.loads(run_script(host, "count.py", COUNT_TOPOLOGY_NSID_REQUESTS, topology).stdout)
+    assert first["changed"] is True and again["changed"] is False
+    assert again["requests"] == 0
+    drawn = parse_mermaid(again["diagram"])
+    assert drawn.same_as(parse_mermaid(again["info"])), drawn.differences(parse_mermaid(again["info"]))
+    assert drawn.same_as(parse_mermaid(first["diagram"]))
 
 
 TEARDOWN = {
