@@ -124,6 +124,8 @@ def ports_value(ports):
     return first if first == last else {"range": [first, last]}
 
 
+# The VNI: bits 32-55 of the VXLAN header, which follows the 8 bytes of the UDP header.
+VXLAN_VNI = {"payload": {"base": "th", "offset": 96, "len": 24}}
 LOCAL = match({"fib": {"result": "type", "flags": ["daddr"]}}, "local")
 LOOPBACK = {4: "127.0.0.0/8", 6: "::1"}
 
@@ -203,14 +205,21 @@ def policy_rules(policy, identity):
 
 
 def vxlan_rules(vxlan, identity):
-    """Only the peers reach the vxlan's UDP port: an accept per remote, then a drop. The sort
+    """Only the peers reach this vxlan: an accept per remote, then a drop, both limited to the
+    vxlan's own packets (its local address, its underlay device, its VNI), so that other VXLAN
+    users of the same port (Docker Swarm overlays, Calico, other VNIs) are never cut. The sort
     order puts every accept of the chain before every drop, so vxlans sharing a port agree."""
+    own = []
+    if vxlan.dev:
+        own.append(match(meta("iifname"), vxlan.dev))
+    if vxlan.local:
+        own.append(match(payload(ip_proto(6 if ":" in vxlan.local else 4), "daddr"), vxlan.local))
+    own += [match(payload("udp", "dport"), vxlan.dstport), match(VXLAN_VNI, vxlan.vni)]
     rules = []
     for remote in vxlan.remotes or ():
         proto = ip_proto(6 if ":" in remote else 4)
-        rules.append(Rule("input", identity, [match(payload(proto, "saddr"), remote),
-                                              match(payload("udp", "dport"), vxlan.dstport), {"accept": None}]))
-    rules.append(Rule("input", identity, [match(payload("udp", "dport"), vxlan.dstport), {"drop": None}]))
+        rules.append(Rule("input", identity, [match(payload(proto, "saddr"), remote)] + own + [{"accept": None}]))
+    rules.append(Rule("input", identity, own + [{"drop": None}]))
     return rules
 
 
@@ -370,6 +379,9 @@ def _render(stmt):
 
 def _render_value(value):
     if isinstance(value, dict):
+        if "payload" in value and "base" in value["payload"]:
+            raw = value["payload"]
+            return f"@{raw['base']},{raw['offset']},{raw['len']}"
         if "payload" in value:
             return f"{value['payload']['protocol']} {value['payload']['field']}"
         if "meta" in value:
