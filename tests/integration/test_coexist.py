@@ -177,3 +177,12 @@ def test_firewalld_trusts_the_topology_and_keeps_it_over_reload_and_restart(make
     # collection does not do (a reload is its admin's call): then they are gone too
     host.run("firewall-cmd --reload")
     assert firewalld_rules(host) == before
+
+
+def test_iptables_legacy_forward_drop_is_warned_about(host):
+    """An iptables-legacy FORWARD policy drop (legacy tables are invisible to nft) is seen too."""
+    host.run("iptables-legacy -w -P FORWARD DROP")
+    play = host.play([task("nat_masquerade", {"source": "192.168.15.0/24"}, "masquerade")])
+    assert play.rc == 0, play.output
+    assert any("table ip filter chain FORWARD in the host namespace (iptables-legacy) drops forwarded packets" in w
+               for w in play.task("masquerade").get("warnings", [])), play.output
