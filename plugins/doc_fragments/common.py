@@ -101,7 +101,7 @@ options:
         table cannot override it. No other rule of Docker's is touched. Every run checks them again (Docker
         installed or its chain emptied since), and so does the restore of a persisted topology.
       - V(off) leaves Docker alone and removes the accepts an earlier run made; the module then warns that Docker
-        drops this link's forwarded traffic. Write it quoted in YAML (V('off')): a bare C(off) is a boolean.
+        drops this link's forwarded traffic. Write it quoted in YAML (V('off')) - a bare C(off) is a boolean.
       - Only links in the host namespace that are not ports of a bridge are opened (a bridge opens what its
         ports forward).
     type: str
@@ -145,7 +145,7 @@ notes:
     The table is removed when its last rule is.
   - An accept in this table cannot override a drop in another table (in nftables every drop is final). When
     another table's forward chain drops (Docker's C(FORWARD) policy, iptables-legacy's, firewalld's final reject)
-    and nothing opens the interface that carries the traffic, the module warns and says what to do: the
+    and nothing opens the interface that carries the traffic, the module warns and says what to do; the
     collection's bridges, veths and vxlans open their traffic in Docker's C(DOCKER-USER) chain and firewalld's
     C(trusted) zone themselves (their options C(docker) and C(firewalld)).
   - Debian's C(nftables.service) runs C(flush ruleset) when it starts, restarts or reloads, which also removes this
