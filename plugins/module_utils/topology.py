@@ -42,7 +42,7 @@ LISTS = (
 )
 LIST_NAMES = [name for name, unused, unused_cls in LISTS]
 # Top-level keys that are the default of the items' option of the same name (where they take it).
-DEFAULTS = {name: spec for name, spec in COEXIST.items()}
+DEFAULTS = dict(COEXIST)
 KEYS = ["forwarding"] + list(DEFAULTS) + LIST_NAMES
 
 

@@ -99,8 +99,8 @@ def tree(root):
 def test_store_again_forget_and_nothing_left(paths):
     topology = {"namespaces": [{"name": "red"}]}
     first = persist.plan("web", topology, False, "/usr/bin/python3")
-    assert [a.split(": ", 1)[1].split(" ")[0] for a in first.actions] == ["write", "install", "write", "link", "write",
-                                                                           "write"]
+    verbs = [a.split(": ", 1)[1].split(" ")[0] for a in first.actions]
+    assert verbs == ["write", "install", "write", "link", "write", "write"]
     first.apply()
     files = tree(paths)
     assert "etc/netfabric/topology-web.json" in files and "etc/systemd/system/netfabric-restore.service" in files
