@@ -35,19 +35,36 @@ help:
 
 # Debian packages the tests and the collection need (iptables: the tests prove that iptables-nft
 # rules of other tools stay intact; graphviz: dot renders the diagrams, an optional dependency of
-# the controller); apt only runs when one is missing.
+# the controller; docker.io and firewalld: the coexistence tests run the real daemons inside
+# sandbox hosts); apt only runs when one is missing. A policy-rc.d that refuses every start is in
+# place while apt runs (removed afterwards unless it was there before), so no package's postinst
+# starts its daemon on the machine itself.
 deps:
 	@missing=""; \
 	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
 	command -v nft >/dev/null 2>&1 || missing="$$missing nftables"; \
 	command -v iptables-nft >/dev/null 2>&1 || missing="$$missing iptables"; \
+	command -v dockerd >/dev/null 2>&1 || missing="$$missing docker.io"; \
+	command -v firewalld >/dev/null 2>&1 || missing="$$missing firewalld"; \
+	command -v busctl >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v dbus-daemon >/dev/null 2>&1 || missing="$$missing dbus"; \
 	{ command -v unshare && command -v nsenter; } >/dev/null 2>&1 || missing="$$missing util-linux"; \
 	command -v dot >/dev/null 2>&1 || missing="$$missing graphviz"; \
 	$(PYTHON) -c 'import ensurepip, venv; ensurepip.version()' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		$(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $$missing; \
+		guard=""; \
+		if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\n# netfabric deps: no daemon starts while apt runs\nexit 101\n' > /usr/sbin/policy-rc.d; \
+			chmod 755 /usr/sbin/policy-rc.d; guard=1; \
+		fi; \
+		rc=0; $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $$missing || rc=$$?; \
+		if [ -n "$$guard" ]; then rm -f /usr/sbin/policy-rc.d; fi; \
+		[ $$rc -eq 0 ] || exit $$rc; \
+		for daemon in dockerd containerd firewalld; do \
+			if pgrep --ns $$$$ --nslist net,pid -x $$daemon >/dev/null; then echo "deps: $$daemon runs on the machine after apt (stop it)"; exit 1; fi; \
+		done; \
 	fi
 
 venv: deps $(STAMP)

@@ -90,6 +90,36 @@ options:
     elements: str
 """
 
+    COEXIST = r"""
+options:
+  docker:
+    description:
+      - Where Docker's chain C(DOCKER-USER) exists in the host namespace (iptables-nft or iptables-legacy, IPv4 and,
+        where Docker made it, IPv6), V(auto) inserts two accepts there for this link's forwarded traffic
+        (C(-i <link> -j ACCEPT) and C(-o <link> -j ACCEPT)), each with the comment C(netfabric.netns:<kind> <name>),
+        and removes them with the link. Docker's C(FORWARD) policy is drop, and an accept in the collection's own
+        table cannot override it. No other rule of Docker's is touched. Every run checks them again (Docker
+        installed or its chain emptied since), and so does the restore of a persisted topology.
+      - V(off) leaves Docker alone and removes the accepts an earlier run made; the module then warns that Docker
+        drops this link's forwarded traffic. Write it quoted in YAML (V('off')) - a bare C(off) is a boolean.
+      - Only links in the host namespace that are not ports of a bridge are opened (a bridge opens what its
+        ports forward).
+    type: str
+    choices: [auto, "off"]
+    default: auto
+  firewalld:
+    description:
+      - Where firewalld runs (its nftables table C(inet firewalld) is there), V(auto) binds this link to firewalld's
+        zone C(trusted), at runtime and in the permanent configuration, through firewalld's D-Bus interface
+        (C(busctl)), so that C(firewall-cmd --reload) and a restart of firewalld keep it there; the binding goes
+        with the link. An interface someone else bound to another zone is left there, with a warning.
+      - V(off) leaves firewalld alone (and releases what an earlier run bound); firewalld then rejects the link's
+        forwarded traffic that no zone allows, and the module warns.
+    type: str
+    choices: [auto, "off"]
+    default: auto
+"""
+
     LOCK = r"""
 options:
   lock_timeout:
@@ -114,8 +144,10 @@ notes:
     writes the table in one atomic nftables transaction. Other tables, and iptables-nft rules, are never touched.
     The table is removed when its last rule is.
   - An accept in this table cannot override a drop in another table (in nftables every drop is final). When
-    another table's forward chain drops by policy (Docker sets C(FORWARD) to drop), the module warns; accept the
-    traffic there too (with Docker, in C(DOCKER-USER)).
+    another table's forward chain drops (Docker's C(FORWARD) policy, iptables-legacy's, firewalld's final reject)
+    and nothing opens the interface that carries the traffic, the module warns and says what to do; the
+    collection's bridges, veths and vxlans open their traffic in Docker's C(DOCKER-USER) chain and firewalld's
+    C(trusted) zone themselves (their options C(docker) and C(firewalld)).
   - Debian's C(nftables.service) runs C(flush ruleset) when it starts, restarts or reloads, which also removes this
     table. Rules of a topology persisted by M(netfabric.netns.netns_topology) come back in the same job; others need
     the play to run again.

@@ -26,7 +26,7 @@ try:
 except ImportError:  # common.require_pyroute2 reports it before anything runs
     Conntrack = NFCTAttrTuple = None
 
-from ansible_collections.netfabric.netns.plugins.module_utils import netns_files, nft, ops
+from ansible_collections.netfabric.netns.plugins.module_utils import docker, firewalld, netns_files, nft, ops
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError, NetfabricError, where
 from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import killpoint
 from ansible_collections.netfabric.netns.plugins.module_utils.checks import sysctl_path
@@ -175,9 +175,19 @@ class KernelReader:
         return {(netns, ifname): index for netns, names in self._names.items() for index, ifname in names.items()}
 
     def read_nft(self, name):
-        """(rules of the collection's table, foreign forward chains that drop by policy)."""
+        """(rules of the collection's table, other tables' forward chains that drop (iptables-legacy's
+        too), tables that route, the chains of Docker and firewalld), for nft.Table."""
         with self.ns.inside(name):
-            return nft.Nft().read_table()
+            rules, drops, forwarders, chains = nft.Nft().read_table()
+            legacy_drops, legacy_chains = docker.read_legacy()
+            return rules, drops + legacy_drops, forwarders, chains + legacy_chains
+
+    def read_docker(self, name, chains):
+        with self.ns.inside(name):
+            return docker.read(chains)
+
+    def read_zones(self, interfaces):
+        return firewalld.zones(interfaces)
 
     def read_sysctl(self, name, key):
         try:
@@ -457,6 +467,15 @@ class Applier:
         if commit:
             with self.ns.inside(netns):
                 nft.Nft().run(nft.transaction(rules))
+
+    @ops.handles(ops.DOCKER_RULE)
+    def do_docker_rule(self, netns, command, binary, rule):
+        with self.ns.inside(netns):
+            docker.apply(command, binary, rule)
+
+    @ops.handles(ops.FIREWALLD_ZONE)
+    def do_firewalld_zone(self, netns, interface, zone, add):
+        firewalld.apply(interface, zone, add)
 
     @ops.handles(ops.CONNTRACK_FLUSH)
     def do_conntrack_flush(self, netns, protocol, first, last, keep=None):

@@ -99,6 +99,8 @@ class Veth(Resource):
     up: Optional[bool] = True
     state: str = "present"
     force: bool = False
+    docker: str = "auto"  # open Docker's and firewalld's forwarding for it (coexist.py)
+    firewalld: str = "auto"
 
     kind = "veth"
 
@@ -118,6 +120,8 @@ class Veth(Resource):
             up=p.get("up", True),
             state=state,
             force=bool(p.get("force")),
+            docker=p.get("docker") or "auto",
+            firewalld=p.get("firewalld") or "auto",
         )
         check_ipv6_mtu(join(path, "mtu"), veth.mtu, veth.addresses, veth.peer_addresses)
         if state == "present" and veth.peer is None:
@@ -151,6 +155,8 @@ class Bridge(Resource):
     up: Optional[bool] = True
     state: str = "present"
     force: bool = False
+    docker: str = "auto"  # open Docker's and firewalld's forwarding for it (coexist.py)
+    firewalld: str = "auto"
 
     kind = "bridge"
 
@@ -167,6 +173,8 @@ class Bridge(Resource):
             up=p.get("up", True),
             state=check_state(join(path, "state"), p.get("state") or "present"),
             force=bool(p.get("force")),
+            docker=p.get("docker") or "auto",
+            firewalld=p.get("firewalld") or "auto",
         )
         check_ipv6_mtu(join(path, "mtu"), bridge.mtu, bridge.addresses)
         return bridge
@@ -299,6 +307,8 @@ class Vxlan(Resource):
     netns: Optional[str] = None
     state: str = "present"
     force: bool = False
+    docker: str = "auto"  # open Docker's and firewalld's forwarding for it (coexist.py)
+    firewalld: str = "auto"
     fit_ports: bool = False
 
     kind = "vxlan"
@@ -329,6 +339,8 @@ class Vxlan(Resource):
             netns=check_netns_name(join(path, "netns"), p.get("netns")),
             state=state,
             force=bool(p.get("force")),
+            docker=p.get("docker") or "auto",
+            firewalld=p.get("firewalld") or "auto",
             fit_ports=bool(p.get("fit_ports")),
         )
         check_ipv6_mtu(join(path, "mtu"), vxlan.mtu, vxlan.addresses)

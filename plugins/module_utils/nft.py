@@ -31,6 +31,8 @@ CHAINS = {  # name -> base chain; nat at the usual dstnat/srcnat priorities, as 
     "forward": {"type": "filter", "hook": "forward", "prio": 0, "policy": "accept"},
     "postrouting": {"type": "nat", "hook": "postrouting", "prio": 100, "policy": "accept"},
 }
+# Other tools' chains the collection opens its interfaces in (docker.py).
+FOREIGN_CHAINS = ("DOCKER-USER",)
 # "cli" makes the engine use the nft command even where the binding is importable (tests, troubleshooting).
 BACKEND_VARIABLE = "NETFABRIC_NFT_BACKEND"
 HELPER_ESTABLISHED = "helper established"
@@ -124,6 +126,8 @@ def ports_value(ports):
     return first if first == last else {"range": [first, last]}
 
 
+# The VNI: bits 32-55 of the VXLAN header, which follows the 8 bytes of the UDP header.
+VXLAN_VNI = {"payload": {"base": "th", "offset": 96, "len": 24}}
 LOCAL = match({"fib": {"result": "type", "flags": ["daddr"]}}, "local")
 LOOPBACK = {4: "127.0.0.0/8", 6: "::1"}
 
@@ -203,14 +207,21 @@ def policy_rules(policy, identity):
 
 
 def vxlan_rules(vxlan, identity):
-    """Only the peers reach the vxlan's UDP port: an accept per remote, then a drop. The sort
+    """Only the peers reach this vxlan: an accept per remote, then a drop, both limited to the
+    vxlan's own packets (its local address, its underlay device, its VNI), so that other VXLAN
+    users of the same port (Docker Swarm overlays, Calico, other VNIs) are never cut. The sort
     order puts every accept of the chain before every drop, so vxlans sharing a port agree."""
+    own = []
+    if vxlan.dev:
+        own.append(match(meta("iifname"), vxlan.dev))
+    if vxlan.local:
+        own.append(match(payload(ip_proto(6 if ":" in vxlan.local else 4), "daddr"), vxlan.local))
+    own += [match(payload("udp", "dport"), vxlan.dstport), match(VXLAN_VNI, vxlan.vni)]
     rules = []
     for remote in vxlan.remotes or ():
         proto = ip_proto(6 if ":" in remote else 4)
-        rules.append(Rule("input", identity, [match(payload(proto, "saddr"), remote),
-                                              match(payload("udp", "dport"), vxlan.dstport), {"accept": None}]))
-    rules.append(Rule("input", identity, [match(payload("udp", "dport"), vxlan.dstport), {"drop": None}]))
+        rules.append(Rule("input", identity, [match(payload(proto, "saddr"), remote)] + own + [{"accept": None}]))
+    rules.append(Rule("input", identity, own + [{"drop": None}]))
     return rules
 
 
@@ -237,10 +248,11 @@ def helper_rules(rules):
 class Table:
     """The table of one namespace: as read, and as this run will leave it."""
 
-    def __init__(self, rules=(), foreign_drops=(), foreign_forwarders=()):
+    def __init__(self, rules=(), foreign_drops=(), foreign_forwarders=(), foreign_chains=()):
         self.rules = list(rules)  # desired, kept in canonical order
-        self.foreign_drops = list(foreign_drops)  # 'ip filter FORWARD': other tables' forward chains with policy drop
+        self.foreign_drops = list(foreign_drops)  # 'ip filter FORWARD': other tables' forward chains that drop
         self.foreign_forwarders = list(foreign_forwarders)  # 'ip nat': other tables hooked to forward or postrouting
+        self.foreign_chains = list(foreign_chains)  # 'ip filter DOCKER-USER': chains of tools the collection opens
         self.committed = list(rules)  # what the actions planned so far leave
 
     def owned(self, identity):
@@ -312,13 +324,14 @@ class Nft:
         return (output or {}).get("nftables", []) if isinstance(output, dict) else []
 
     def read_table(self):
-        """(rules, foreign forward chains with policy drop, foreign tables that route or NAT) of this
-        namespace. A failure to read is an error: taken for an empty table, the next write would
-        replace the table and lose every other resource's rules."""
+        """(rules, foreign forward chains that drop, foreign tables that route or NAT, the chains of
+        Docker and firewalld) of this namespace. A failure to read is an error: taken for an empty
+        table, the next write would replace the table and lose every other resource's rules."""
         chains = self.run([{"list": {"chains": {}}}])
         ours = False
         drops = []
         forwarders = []
+        watched = []
         for item in chains:
             chain = item.get("chain")
             if not chain:
@@ -326,22 +339,27 @@ class Nft:
             if chain.get("family") == FAMILY and chain.get("table") == TABLE:
                 ours = True
                 continue
-            if chain.get("hook") == "forward" and chain.get("policy") == "drop":
-                drops.append(f"{chain['family']} {chain['table']} {chain['name']}")
+            label = f"{chain['family']} {chain['table']} {chain['name']}"
+            # firewalld's forward chain has policy accept and ends with a reject of what no zone allows
+            firewalld = (chain["family"], chain["table"]) == ("inet", "firewalld")
+            if chain.get("hook") == "forward" and (chain.get("policy") == "drop" or firewalld):
+                drops.append(label)
+            if chain["name"] in FOREIGN_CHAINS or (firewalld and chain.get("hook") == "forward"):
+                watched.append(label)
             if chain.get("hook") in ("forward", "postrouting"):
                 table = f"{chain['family']} {chain['table']}"
                 if table not in forwarders:
                     forwarders.append(table)
         if not ours:
-            return [], drops, forwarders
+            return [], drops, forwarders, watched
         try:
             listing = self.run([{"list": {"table": {"family": FAMILY, "name": TABLE}}}])
         except NftError as exc:
             if "No such file or directory" in str(exc):  # removed since the chains were listed
-                return [], drops, forwarders
+                return [], drops, forwarders, watched
             raise
         rules = [Rule.from_json(item["rule"]) for item in listing if "rule" in item]
-        return rules, drops, forwarders  # kernel order: a table out of order is rewritten
+        return rules, drops, forwarders, watched  # kernel order: a table out of order is rewritten
 
 
 def _first_error(error):
@@ -370,6 +388,9 @@ def _render(stmt):
 
 def _render_value(value):
     if isinstance(value, dict):
+        if "payload" in value and "base" in value["payload"]:
+            raw = value["payload"]
+            return f"@{raw['base']},{raw['offset']},{raw['len']}"
         if "payload" in value:
             return f"{value['payload']['protocol']} {value['payload']['field']}"
         if "meta" in value:

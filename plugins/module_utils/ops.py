@@ -56,6 +56,9 @@ ROUTE_DEL = Op("route_del", _ROUTE, ("scope",))
 SYSCTL_SET = Op("sysctl_set", ("key", "value"))
 NFT_RULE = Op("nft_rule", ("rules", "commit"))
 CONNTRACK_FLUSH = Op("conntrack_flush", ("protocol", "first", "last"), ("keep",))
+# Openings in other tools' rules (coexist.py): a DOCKER-USER rule, an interface's firewalld zone.
+DOCKER_RULE = Op("docker_rule", ("command", "binary", "rule"))
+FIREWALLD_ZONE = Op("firewalld_zone", ("interface", "zone", "add"))
 
 OPS = {op.name: op for op in globals().values() if isinstance(op, Op)}
 CREATES_LINK = (LINK_ADD_VETH.name, LINK_ADD_BRIDGE.name, LINK_ADD_VXLAN.name)

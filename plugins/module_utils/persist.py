@@ -15,7 +15,9 @@ netns_topology with ``persist: true`` stores the topology as given (its desired 
   same path as a module run;
 - a drop-in for nftables.service: Debian's /etc/nftables.conf starts with ``flush ruleset``,
   so after the service loads it (start, restart, reload) the same entry point converges the
-  stored topologies again, in the same job.
+  stored topologies again, in the same job;
+- a drop-in for docker.service: Docker starts after the boot's restore and makes DOCKER-USER
+  then, so once it has started the stored topologies converge again and open it.
 
 The last topology that stops being persisted takes the unit, the drop-in and the engine
 with it. ``main()`` is the entry point's code.
@@ -42,6 +44,7 @@ ENGINE_DIR = "/var/lib/netfabric/engine"
 ENTRY = "netfabric_restore.py"
 RESTORE_UNIT = "netfabric-restore.service"
 FIREWALL_UNIT = "nftables.service"
+DOCKER_UNIT = "docker.service"  # its drop-in opens DOCKER-USER once Docker made it (after the boot's restore)
 DROPIN = "netfabric.conf"
 MARKER = "/run/netfabric/restored"  # the stored topologies have been applied in this boot
 # Ordered after these when they exist: their rules are loaded before ours come back.
@@ -291,6 +294,18 @@ def dropin_text(python, directory):
     )
 
 
+def docker_dropin_text(python, directory):
+    # Docker starts after network-online.target, so after the boot's restore: once it has made its
+    # chains (before it reports ready), the topologies converge again and open them (coexist.py)
+    command = units.exec_args(_command(python, directory, "firewall"))
+    return (
+        "# Written by netfabric.netns (netns_topology, persist: true); removed with the last persisted topology.\n"
+        "# Docker makes its DOCKER-USER chain when it starts: the persisted topologies then open it.\n"
+        "[Service]\n"
+        f"ExecStartPost=-+{command}\n"
+    )
+
+
 def plan(name, topology, force, python=None):
     """The file changes that store (topology given) or forget (None) a topology, and install
     or remove what the boot needs accordingly."""
@@ -312,6 +327,8 @@ def plan(name, topology, force, python=None):
     wants = units.wanted_by("multi-user.target", RESTORE_UNIT)
     dropin_dir = os.path.join(units.UNIT_DIR, f"{FIREWALL_UNIT}.d")
     dropin = os.path.join(dropin_dir, DROPIN)
+    docker_dir = os.path.join(units.UNIT_DIR, f"{DOCKER_UNIT}.d")
+    docker_dropin = os.path.join(docker_dir, DROPIN)
     if topology is not None or others:
         version = installed_engine()
         if version is None:
@@ -330,6 +347,7 @@ def plan(name, topology, force, python=None):
         changes.file(unit_path, unit_text(python, directory))
         changes.symlink(wants, unit_path)
         changes.file(dropin, dropin_text(python, directory))
+        changes.file(docker_dropin, docker_dropin_text(python, directory))
     else:
         if units.booted() and units.active_state(RESTORE_UNIT) == "active":
             changes.add(f"stop {RESTORE_UNIT}", lambda: units.systemctl("stop", RESTORE_UNIT))
@@ -337,6 +355,8 @@ def plan(name, topology, force, python=None):
         changes.absent(unit_path)
         changes.absent(dropin)
         changes.remove_dir_if_emptied(dropin_dir)
+        changes.absent(docker_dropin)
+        changes.remove_dir_if_emptied(docker_dir)
         changes.absent(ENGINE_DIR)
         changes.remove_dir_if_emptied(STORE_DIR)
     if units.booted() and changes.touches(units.UNIT_DIR):

@@ -46,6 +46,7 @@ class LinkPlanning:
         self._link_absent(r, ns, r.name, r.kind, join(path, "name"), r.addresses)
         if ns is not None and self._owns_rules(ns, identity):
             self._plan_rules(ns, identity, [])
+        self.plan_openings(r, ns, [])
         return before, {"name": r.name, "netns": r.netns, "state": "absent"}
 
     def _unconfigure(self, r, ns, link, kind, addresses, path):
@@ -69,6 +70,7 @@ class LinkPlanning:
             paired = _paired(a, b, ns, pns)
             if not self._link_absent(r, ns, name, "veth", join(path, "name"), addrs) or (paired and not a.ours):
                 self._link_absent(r, pns, peer, "veth", join(path, "peer"), peer_addrs)
+            self.plan_openings(r, ns if netns is None else pns if peer_netns is None else None, [])
             return before, {"name": name, "netns": netns, "state": "absent"}
 
         ns = self.namespace(netns, join(path, "netns"))
@@ -119,6 +121,9 @@ class LinkPlanning:
             self._link_settings(r, owner, link, "veth", addresses, r.mtu, r.up, join(path, p))
             if master is not None:
                 self._attach(r, owner, link, master, join(path, p))
+        # the host's unbridged ends (a bridge opens the traffic of its ports)
+        host_ends = [end for end, end_ns, unused, master in r.ends() if end_ns is None and master is None]
+        self.plan_openings(r, ns if netns is None else pns if peer_netns is None else None, host_ends)
         return before, self._veth_view(r, ns, pns)
 
     def _veth_view(self, r, ns, pns):
@@ -154,6 +159,7 @@ class LinkPlanning:
                          name=r.name, **{option: wanted})
                 setattr(link, option, wanted)
         self._link_settings(r, ns, link, "bridge", r.addresses, r.mtu, r.up, path)
+        self.plan_openings(r, ns, [r.name])
         after = _link_view(r, link)
         if r.isolate_subnet is not None:
             subnets = sorted({str(ipaddress.ip_interface(cidr).network) for cidr in link.addresses})

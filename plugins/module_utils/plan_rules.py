@@ -103,16 +103,6 @@ class RulePlanning:
         elif self.settings is not None and user:
             self.settings.join(ns.name, key, user)
 
-    def _warn_foreign_drops(self, ns, what, family):
-        for chain in self.nft_table(ns).foreign_drops:
-            if chain.split(" ", 1)[0] not in ("inet", "ip" if family == 4 else "ip6"):
-                continue  # an ip table cannot drop IPv6 traffic, nor ip6 IPv4
-            self.plan.warnings.append(
-                f"table {chain.rsplit(' ', 1)[0]} chain {chain.rsplit(' ', 1)[1]} in {where(ns.name)} drops forwarded "
-                f"packets by policy (Docker sets FORWARD to drop): the accepts in table {nft.FAMILY} {nft.TABLE} "
-                f"cannot override another table's drop, so {what} may not pass; accept it in that chain too "
-                f"(with Docker: iptables -I DOCKER-USER ... -j ACCEPT)")
-
     def _ipv6_default_devs(self, ns):
         if ns.planned:
             return []
@@ -142,7 +132,7 @@ class RulePlanning:
         if ns is not None:
             self._need_forwarding(ns, r, path, uplink=r.out_interface)
         if ns is not None and r.state == "present":
-            self._warn_foreign_drops(ns, f"traffic from {r.source}", r.family)
+            self._warn_foreign_drops(ns, f"traffic from {r.source}", r.family, r.source)
             after["forwarding"] = r.forwarding
         return before, after
 
@@ -163,7 +153,7 @@ class RulePlanning:
         if ns is not None:
             self._need_forwarding(ns, r, path)
         if ns is not None and r.state == "present":
-            self._warn_foreign_drops(ns, f"traffic to {r.destination}", r.family)
+            self._warn_foreign_drops(ns, f"traffic to {r.destination}", r.family, r.destination)
             after.update(forwarding=r.forwarding, destination=r.destination,
                          destination_port=r.destination_port or r.ports[0], in_interface=r.in_interface)
         return before, after
@@ -194,7 +184,7 @@ class RulePlanning:
         ns, before, after, unused = self._plan_owner(r, path, fields, lambda ns: nft.policy_rules(r, r.identity))
         if ns is not None and r.state == "present":
             if r.action == "accept":
-                self._warn_foreign_drops(ns, f"what {r.identity} accepts", r.family)
+                self._warn_foreign_drops(ns, f"what {r.identity} accepts", r.family, r.source or r.destination)
             after["action"] = r.action
         return before, after
 

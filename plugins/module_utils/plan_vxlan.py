@@ -65,6 +65,7 @@ class VxlanPlanning:
         if r.bridge:
             self._attach(r, ns, link, r.bridge, join(path, "bridge"))
         self._link_settings(r, ns, link, "vxlan", r.addresses, r.mtu, r.up, path)
+        self.plan_openings(r, ns, [] if r.bridge else [r.name])  # on a bridge, the bridge opens its traffic
         if r.bridge and r.fit_ports:
             self._fit_ports(r, ns, link.mtu, path)
         elif self.settings is not None:

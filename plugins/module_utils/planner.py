@@ -11,7 +11,8 @@ later one (or a later task in check mode) can refer to it.
 
 The work is split by domain: this file holds the view of the host, the connection guard,
 namespaces and the plan itself; plan_links.py links, addresses and routes; plan_vxlan.py
-VXLAN devices; plan_rules.py nftables rules and forwarding. Each resource kind has one planning method, registered with
+VXLAN devices; plan_rules.py nftables rules and forwarding; coexist.py the openings in Docker's
+and firewalld's rules. Each resource kind has one planning method, registered with
 ``ops.plans``; each action is of an op declared in ops.py.
 """
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Optional
 
 from ansible_collections.netfabric.netns.plugins.module_utils import netns_files, ops
+from ansible_collections.netfabric.netns.plugins.module_utils.coexist import CoexistPlanning
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError, where
 from ansible_collections.netfabric.netns.plugins.module_utils.guard import Path
 from ansible_collections.netfabric.netns.plugins.module_utils.checks import join
@@ -65,7 +67,7 @@ class Plan:
         return bool(self.actions)
 
 
-class Planner(LinkPlanning, VxlanPlanning, RulePlanning):
+class Planner(LinkPlanning, VxlanPlanning, RulePlanning, CoexistPlanning):
     """Plans resources one after another against one lazily read view of the host."""
 
     def __init__(self, reader, check_mode=False, connection=None, settings=None):

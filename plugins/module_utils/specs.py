@@ -13,6 +13,9 @@ from __future__ import annotations
 NETNS = {"netns": {"type": "str"}}
 STATE = {"state": {"type": "str", "choices": ["present", "absent"], "default": "present"}}
 FORCE = {"force": {"type": "bool", "default": False}}
+# Whether a link's forwarded traffic is opened in Docker's and firewalld's rules (module_utils/coexist.py).
+COEXIST = {"docker": {"type": "str", "choices": ["auto", "off"], "default": "auto"},
+           "firewalld": {"type": "str", "choices": ["auto", "off"], "default": "auto"}}
 # Filled in by the action plugins (plugin_utils/connection_guard.py); not topology options.
 CONNECTION = {
     "connection_address": {"type": "list", "elements": "str"},
@@ -44,7 +47,7 @@ SPECS = {
         hosts={"type": "dict"},
     ),
     "veth": _spec(
-        NETNS, STATE, FORCE,
+        NETNS, STATE, FORCE, COEXIST,
         name={"type": "str", "required": True},
         peer={"type": "str"},
         peer_netns={"type": "str"},
@@ -56,7 +59,7 @@ SPECS = {
         up={"type": "bool", "default": True},
     ),
     "bridge": _spec(
-        NETNS, STATE, FORCE,
+        NETNS, STATE, FORCE, COEXIST,
         name={"type": "str", "required": True},
         addresses={"type": "list", "elements": "str"},
         mtu={"type": "int"},
@@ -102,7 +105,7 @@ SPECS = {
         forwarding={"type": "bool", "default": True},
     ),
     "vxlan": _spec(
-        NETNS, STATE, FORCE,
+        NETNS, STATE, FORCE, COEXIST,
         name={"type": "str", "required": True},
         vni={"type": "int"},
         local={"type": "str"},

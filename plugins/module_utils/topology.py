@@ -25,7 +25,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils.checks import join
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
     AddressSet, Bridge, Namespace, Resource, Route, Veth, Vxlan)
 from ansible_collections.netfabric.netns.plugins.module_utils.model_rules import Masquerade, NatExemption, Policy, PortForward
-from ansible_collections.netfabric.netns.plugins.module_utils.specs import REQUIRED_IF, SPECS
+from ansible_collections.netfabric.netns.plugins.module_utils.specs import COEXIST, REQUIRED_IF, SPECS
 
 # In dependency order: a resource may refer only to resources of earlier lists.
 LISTS = (
@@ -41,7 +41,9 @@ LISTS = (
     ("policies", "netns_firewall", Policy),
 )
 LIST_NAMES = [name for name, unused, unused_cls in LISTS]
-KEYS = ["forwarding"] + LIST_NAMES
+# Top-level keys that are the default of the items' option of the same name (where they take it).
+DEFAULTS = dict(COEXIST)
+KEYS = ["forwarding"] + list(DEFAULTS) + LIST_NAMES
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,11 @@ def parse(topology, path="", force=False):
     unknown = sorted(set(topology) - set(KEYS))
     if unknown:
         raise ValidationError(path or "topology", f"unknown key '{unknown[0]}' (expected one of {', '.join(KEYS)})")
+    defaults = {}
+    for key, spec in DEFAULTS.items():
+        defaults[key] = topology.get(key, spec["default"])
+        if defaults[key] not in spec["choices"]:
+            raise ValidationError(join(path, key), f"must be one of {', '.join(spec['choices'])}, got {defaults[key]!r}")
     items = []
     for list_name, module, cls in LISTS:
         values = topology.get(list_name) or []
@@ -93,6 +100,8 @@ def parse(topology, path="", force=False):
             item_path = f"{join(path, list_name)}[{i}]"
             if force and "force" in SPECS[module] and isinstance(raw, dict) and "force" not in raw:
                 raw = dict(raw, force=True)
+            if isinstance(raw, dict):
+                raw = dict({key: value for key, value in defaults.items() if key in SPECS[module]}, **raw)
             params = validate_item(item_path, module, raw)
             items.append((item_path, params, cls.from_params(params, item_path)))
     forwarding = topology.get("forwarding")

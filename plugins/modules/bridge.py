@@ -64,6 +64,7 @@ extends_documentation_fragment:
   - netfabric.netns.common.lock
   - netfabric.netns.common.netns
   - netfabric.netns.common.guard
+  - netfabric.netns.common.coexist
   - netfabric.netns.common.attributes
 seealso:
   - module: netfabric.netns.bridge_port
@@ -90,6 +91,13 @@ EXAMPLES = r"""
     name: br-backend
     addresses: [10.1.20.1/24]
     isolate_subnet: true
+
+- name: A bridge whose forwarded traffic Docker and firewalld must keep dropping (the module warns)
+  netfabric.netns.bridge:
+    name: br-lab
+    addresses: [10.1.30.1/24]
+    docker: "off"
+    firewalld: "off"
 
 - name: Remove the bridge
   netfabric.netns.bridge:

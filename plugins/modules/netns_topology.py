@@ -42,6 +42,9 @@ options:
         (M(netfabric.netns.nat_masquerade)), C(port_forwards) (M(netfabric.netns.port_forward)), C(policies)
         (M(netfabric.netns.netns_firewall)) - planned in that order, and C(forwarding) (bool; turns routing on in the
         host namespace, for IPv6 too when the topology has IPv6 addresses).
+      - C(docker) and C(firewalld) (V(auto), the default, or V(off)) are the defaults of the options of the same name of
+        its bridges, veths and vxlans - whether their forwarded traffic is opened in Docker's C(DOCKER-USER) chain
+        and firewalld's C(trusted) zone (see M(netfabric.netns.bridge)); an item's own value wins.
     type: dict
     default: {}
   name:

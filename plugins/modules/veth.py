@@ -72,6 +72,7 @@ extends_documentation_fragment:
   - netfabric.netns.common.lock
   - netfabric.netns.common.netns
   - netfabric.netns.common.guard
+  - netfabric.netns.common.coexist
   - netfabric.netns.common.attributes
 seealso:
   - module: netfabric.netns.netns

@@ -17,8 +17,10 @@ description:
     multicast is needed in the underlay.
   - The VNI, the port, O(local) and O(dev) cannot change on a live device; when they differ the device is
     deleted and created again.
-  - Only the hosts in O(remotes) may reach the device's UDP port on this host - an accept per remote, then a drop
-    for that port, in the input chain of the collection's nftables table C(inet netfabric).
+  - Only the hosts in O(remotes) may reach this device on this host - an accept per remote, then a drop, in the
+    input chain of the collection's nftables table C(inet netfabric). Both match only this device's own packets (its
+    O(local) address, its O(dev), its UDP port and its VNI), so other users of the port (Docker Swarm overlays,
+    Calico, other VNIs) are left alone.
   - The device's MTU must leave room for the 50 bytes of VXLAN encapsulation over IPv4 (70 over IPv6) on the
     underlay; members of the same bridge need the same MTU or larger frames vanish silently. Set O(mtu) (the kernel
     picks the underlay device's MTU minus 50 when O(dev) is given, 1450 without it).
@@ -78,6 +80,7 @@ extends_documentation_fragment:
   - netfabric.netns.common.lock
   - netfabric.netns.common.netns
   - netfabric.netns.common.guard
+  - netfabric.netns.common.coexist
   - netfabric.netns.common.attributes
 seealso:
   - module: netfabric.netns.bridge

@@ -22,7 +22,8 @@ ENGINE_DIR = "/var/lib/netfabric/engine"
 UNIT = "/etc/systemd/system/netfabric-restore.service"
 WANTS = "/etc/systemd/system/multi-user.target.wants/netfabric-restore.service"
 DROPIN = "/etc/systemd/system/nftables.service.d/netfabric.conf"
-LEFT_BEHIND = ("/etc/netfabric", UNIT, WANTS, "/etc/systemd/system/nftables.service.d", ENGINE_DIR)
+LEFT_BEHIND = ("/etc/netfabric", UNIT, WANTS, "/etc/systemd/system/nftables.service.d",
+               "/etc/systemd/system/docker.service.d", ENGINE_DIR)
 
 HOST_ADDRESS, OUTSIDE = "10.10.0.11", "10.10.0.1"
 RESOLV = {"nameservers": ["192.168.15.1"], "search": ["lab.test"]}
@@ -185,7 +186,8 @@ def test_persist_false_and_several_topologies(host):
     assert forget["changed"] and forget["stored_topology"] is None
     assert forget["actions"] == ["persist: remove /etc/netfabric/topology-a.json"]
     assert host.netns_names() == ["a-ns", "b-ns"]  # persist: false forgets, it does not tear down
-    assert left_behind(host) == ["/etc/netfabric", UNIT, WANTS, "/etc/systemd/system/nftables.service.d", ENGINE_DIR]
+    assert left_behind(host) == ["/etc/netfabric", UNIT, WANTS, "/etc/systemd/system/nftables.service.d",
+                                 "/etc/systemd/system/docker.service.d", ENGINE_DIR]
     play = host.play([task("netns_topology", {"name": "b", "state": "absent"})])
     assert play.rc == 0, play.output
     assert left_behind(host) == []

@@ -56,6 +56,34 @@ def test_stretched_bridge_carries_traffic_only_between_declared_peers(host):
     assert not host.tcp_ok("h1", OVERLAY["h1"], 8080, client_ns="h3", timeout=1.5)  # h1 drops h3's packets
 
 
+def test_the_peer_rules_leave_other_vxlan_users_of_the_port_alone(host):
+    """Docker Swarm overlays and Calico use port 4789 too, on the host's own address with other
+    VNIs: h1's vxlan (VNI 42, peer h2 only) must not cut an overlay of VNI 4096 between h1 and h3
+    that another tool made, nor VXLAN traffic to another address of h1, while h3 stays cut off
+    on VNI 42."""
+    build_underlay(host)
+    commands = ["ip -n h1 addr add 10.10.0.21/24 dev eth0"]
+    for name, local, remote, address in (("h1", "10.10.0.11", "10.10.0.13", "192.168.60.1"),
+                                         ("h3", "10.10.0.13", "10.10.0.11", "192.168.60.3")):
+        commands += [f"ip -n {name} link add swarm0 type vxlan id 4096 dstport 4789 local {local} dev eth0",
+                     f"bridge -n {name} fdb append 00:00:00:00:00:00 dev swarm0 dst {remote}",
+                     f"ip -n {name} addr add {address}/24 dev swarm0", f"ip -n {name} link set swarm0 up"]
+    commands += ["ip -n h3 link add other0 type vxlan id 7 dstport 4789 local 10.10.0.13 dev eth0",
+                 "bridge -n h3 fdb append 00:00:00:00:00:00 dev other0 dst 10.10.0.21",
+                 "ip -n h3 addr add 192.168.70.3/24 dev other0", "ip -n h3 link set other0 up",
+                 "ip -n h1 link add other0 type vxlan id 7 dstport 4789 local 10.10.0.21 dev eth0",
+                 "bridge -n h1 fdb append 00:00:00:00:00:00 dev other0 dst 10.10.0.13",
+                 "ip -n h1 addr add 192.168.70.1/24 dev other0", "ip -n h1 link set other0 up"]
+    host.run(" && ".join(commands))
+    play = host.play([task("vxlan", vxlan("h1", ["h2"]), "h1"), task("vxlan", vxlan("h3", ["h1"]), "h3")])
+    assert play.rc == 0, play.stdout
+    assert host.tcp_ok("h1", "192.168.60.1", 8080, client_ns="h3")  # the other tool's overlay, VNI 4096
+    assert host.tcp_ok("h1", "192.168.70.1", 8080, client_ns="h3")  # to another address of h1
+    assert not host.tcp_ok("h1", OVERLAY["h1"], 8080, client_ns="h3", timeout=1.5)  # VNI 42: h1 drops h3
+    rules = host.run("ip netns exec h1 nft list chain inet netfabric input").stdout
+    assert 'iifname "eth0" ip daddr 10.10.0.11 udp dport 4789 @th,96,24 0x2a drop' in rules, rules
+
+
 def test_changing_the_vni_recreates_the_device_and_remotes_are_the_whole_set(host):
     build_underlay(host)
     play = host.play([task("vxlan", vxlan("h1", ["h2", "h3"]), "first"),

@@ -7,6 +7,8 @@ import pytest
 from ansible_collections.netfabric.netns.plugins.module_utils import nft
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.guard import Connection
+from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import Settings
+from ansible_collections.netfabric.netns.plugins.module_utils.model import Bridge
 from ansible_collections.netfabric.netns.plugins.module_utils.model_rules import Masquerade, NatExemption, PortForward
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link, NetnsState
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
@@ -18,10 +20,18 @@ HOST = [Link("lo", 1, up=True), Link("eth0", 2, up=True, addresses=["10.0.0.1/24
 class NftReader:
     """The host namespace with a given table; records reads."""
 
-    def __init__(self, rules=(), drops=(), sysctls=None):
-        self.rules, self.drops = list(rules), list(drops)
+    def __init__(self, rules=(), drops=(), sysctls=None, chains=(), docker=None, zones=None):
+        self.rules, self.drops, self.chains = list(rules), list(drops), list(chains)
         self.sysctls = sysctls or {}
         self.nft_reads = 0
+        self.docker = docker or {}  # iptables binary -> DOCKER-USER rules
+        self.zones = zones or {}  # interface -> (runtime, permanent) firewalld zone
+
+    def read_docker(self, name, chains):
+        return {binary: list(rules) for binary, rules in self.docker.items()}
+
+    def read_zones(self, interfaces):
+        return {name: self.zones.get(name, ("", "")) for name in interfaces}
 
     def netns_stale(self, name):
         return False
@@ -37,7 +47,7 @@ class NftReader:
 
     def read_nft(self, name):
         self.nft_reads += 1
-        return list(self.rules), list(self.drops)
+        return list(self.rules), list(self.drops), [], list(self.chains)
 
     def read_sysctl(self, name, key):
         return self.sysctls.get(key, "0")
@@ -148,7 +158,62 @@ def test_udp_change_flushes_conntrack_and_ipv6_uses_ip6_forwarding():
 
 def test_foreign_forward_drop_policy_is_warned_about():
     plan, unused = planned([MASQ], NftReader(drops=["ip filter FORWARD"]))
-    assert any("table ip filter chain FORWARD" in w and "DOCKER-USER" in w for w in plan.warnings)
+    assert [w for w in plan.warnings if "table ip filter chain FORWARD" in w] == [
+        "table ip filter chain FORWARD in the host namespace drops forwarded packets by policy: the accepts in table "
+        "inet netfabric cannot override another table's drop, so traffic from 192.168.15.0/24 may not pass; accept it "
+        "in that chain too"]
+
+
+DOCKER = {"drops": ["ip filter FORWARD"], "chains": ["ip filter DOCKER-USER"]}
+OWNED = ("-i", "v-net-0", "-m", "comment", "--comment", "netfabric.netns:bridge v-net-0", "-j", "ACCEPT")
+OWNED_OUT = ("-o",) + OWNED[1:]
+THEIRS = ("-i", "docker9", "-j", "ACCEPT")
+BRIDGE = {"name": "v-net-0", "addresses": ["192.168.15.5/24"]}
+
+
+def test_docker_user_gets_the_bridges_accepts_and_the_masquerade_no_warning():
+    reader = NftReader(docker={"iptables-nft": [THEIRS, ("-j", "RETURN")]}, **DOCKER)
+    plan, unused = planned([Bridge.from_params(BRIDGE), MASQ], reader)
+    assert [(a.op, a.args["command"], tuple(a.args["rule"])) for a in plan.actions if a.op == "docker_rule"] == [
+        ("docker_rule", "insert", OWNED), ("docker_rule", "insert", OWNED_OUT)]
+    assert not [w for w in plan.warnings if "FORWARD" in w], plan.warnings
+
+
+def test_docker_off_removes_only_its_own_rules_and_warns_with_what_to_do():
+    reader = NftReader(docker={"iptables-nft": [OWNED, THEIRS, OWNED_OUT, ("-j", "RETURN")]}, **DOCKER)
+    plan, unused = planned([Bridge.from_params(dict(BRIDGE, docker="off")), MASQ], reader)
+    assert [(a.args["command"], tuple(a.args["rule"])) for a in plan.actions if a.op == "docker_rule"] == [
+        ("delete", OWNED), ("delete", OWNED_OUT)]
+    assert any("docker is off" in w and "set docker: auto" in w for w in plan.warnings), plan.warnings
+    assert any("table ip filter chain FORWARD" in w and "set docker: auto on the collection's bridge, veth or vxlan "
+               "that carries it (v-net-0)" in w for w in plan.warnings), plan.warnings
+
+
+def test_iptables_legacy_forward_policy_and_firewalld_reject_are_warned_about():
+    reader = NftReader(drops=["ip filter FORWARD (iptables-legacy)", "inet firewalld filter_FORWARD"],
+                       chains=["inet firewalld filter_FORWARD"])
+    plan, unused = planned([MASQ], reader)
+    texts = " | ".join(plan.warnings)
+    assert "table ip filter chain FORWARD in the host namespace (iptables-legacy) drops forwarded packets" in texts
+    assert "table inet firewalld chain filter_FORWARD in the host namespace rejects what no firewalld zone allows" \
+        in texts and "set firewalld: auto" in texts
+
+
+def test_firewalld_binds_the_bridge_to_trusted_and_releases_only_what_it_bound():
+    reader = NftReader(drops=["inet firewalld filter_FORWARD"], chains=["inet firewalld filter_FORWARD"])
+    settings = Settings("/nonexistent")
+    plan, unused = planned([Bridge.from_params(BRIDGE), MASQ], reader, settings=settings)
+    assert [(a.op, a.args) for a in plan.actions if a.op == "firewalld_zone"] == [
+        ("firewalld_zone", {"interface": "v-net-0", "zone": "trusted", "add": True})]
+    assert not [w for w in plan.warnings if "firewalld" in w], plan.warnings
+    reader.zones["v-net-0"] = ("trusted", "trusted")
+    again, unused = planned([Bridge.from_params(BRIDGE)], reader, settings=settings)
+    assert not [a for a in again.actions if a.op == "firewalld_zone"]
+    gone, unused = planned([Bridge.from_params(dict(BRIDGE, state="absent"))], reader, settings=settings)
+    assert [(a.op, a.args["add"]) for a in gone.actions if a.op == "firewalld_zone"] == [("firewalld_zone", False)]
+    reader.zones["br-admin"] = ("trusted", "trusted")  # bound by the admin: the collection never releases it
+    admin, unused = planned([Bridge.from_params({"name": "br-admin", "state": "absent"})], reader, settings=settings)
+    assert not [a for a in admin.actions if a.op == "firewalld_zone"]
 
 
 SSH = Connection(local=("10.0.0.1",), port=22)

@@ -99,12 +99,16 @@ def tree(root):
 def test_store_again_forget_and_nothing_left(paths):
     topology = {"namespaces": [{"name": "red"}]}
     first = persist.plan("web", topology, False, "/usr/bin/python3")
-    assert [a.split(": ", 1)[1].split(" ")[0] for a in first.actions] == ["write", "install", "write", "link", "write"]
+    verbs = [a.split(": ", 1)[1].split(" ")[0] for a in first.actions]
+    assert verbs == ["write", "install", "write", "link", "write", "write"]
     first.apply()
     files = tree(paths)
     assert "etc/netfabric/topology-web.json" in files and "etc/systemd/system/netfabric-restore.service" in files
     assert "etc/systemd/system/multi-user.target.wants/netfabric-restore.service" in files
     assert "etc/systemd/system/nftables.service.d/netfabric.conf" in files
+    # Docker starts after the boot's restore: once it has made DOCKER-USER, the topologies open it
+    docker = (paths / "etc/systemd/system/docker.service.d/netfabric.conf").read_text()
+    assert "ExecStartPost=-+/usr/bin/python3 -I " in docker and docker.rstrip().endswith(" firewall")
     assert oct(os.stat(paths / "etc/netfabric").st_mode & 0o777) == "0o700"
     assert oct(os.stat(paths / "etc/netfabric/topology-web.json").st_mode & 0o777) == "0o600"
     stored = json.loads((paths / "etc/netfabric/topology-web.json").read_text())
@@ -134,7 +138,8 @@ def test_a_new_interpreter_or_engine_rewrites_the_unit_and_replaces_the_old_engi
     assert texts[0].startswith("install the restore engine in ")
     assert texts[1] == f"remove {paths}/var/lib/netfabric/engine/0.1.0-old"
     assert texts[2:] == [f"write {paths}/etc/systemd/system/netfabric-restore.service",
-                         f"write {paths}/etc/systemd/system/nftables.service.d/netfabric.conf"]
+                         f"write {paths}/etc/systemd/system/nftables.service.d/netfabric.conf",
+                         f"write {paths}/etc/systemd/system/docker.service.d/netfabric.conf"]
     again.apply()
     assert os.listdir(paths / "var/lib/netfabric/engine") == old
     assert "ExecStart=/opt/venv/bin/python -I" in (paths / "etc/systemd/system/netfabric-restore.service").read_text()
