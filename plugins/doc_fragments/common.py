@@ -101,7 +101,7 @@ options:
         table cannot override it. No other rule of Docker's is touched. Every run checks them again (Docker
         installed or its chain emptied since), and so does the restore of a persisted topology.
       - V(off) leaves Docker alone and removes the accepts an earlier run made; the module then warns that Docker
-        drops this link's forwarded traffic. Write it quoted in YAML (V('off')) - a bare C(off) is a boolean.
+        drops this link's forwarded traffic. A bare C(off), which YAML reads as a boolean, is taken as V(off).
       - Only links in the host namespace that are not ports of a bridge are opened (a bridge opens what its
         ports forward).
     type: str

@@ -86,11 +86,11 @@ def parse(topology, path="", force=False):
     unknown = sorted(set(topology) - set(KEYS))
     if unknown:
         raise ValidationError(path or "topology", f"unknown key '{unknown[0]}' (expected one of {', '.join(KEYS)})")
-    defaults = {}
-    for key, spec in DEFAULTS.items():
-        defaults[key] = topology.get(key, spec["default"])
-        if defaults[key] not in spec["choices"]:
-            raise ValidationError(join(path, key), f"must be one of {', '.join(spec['choices'])}, got {defaults[key]!r}")
+    # checked like module options: YAML's unquoted off (a boolean) reads as "off"
+    result = _defaults_validator().validate({key: topology[key] for key in DEFAULTS if key in topology})
+    for error in result.errors:
+        raise ValidationError(path or "topology", error.error_message)
+    defaults = result.validated_parameters
     items = []
     for list_name, module, cls in LISTS:
         values = topology.get(list_name) or []
@@ -108,6 +108,11 @@ def parse(topology, path="", force=False):
     if forwarding is not None and not isinstance(forwarding, bool):
         raise ValidationError(join(path, "forwarding"), f"must be true or false, got {forwarding!r}")
     return items, forwarding
+
+
+@functools.lru_cache(maxsize=None)
+def _defaults_validator():
+    return ArgumentSpecValidator(DEFAULTS)
 
 
 @functools.lru_cache(maxsize=None)

@@ -129,3 +129,16 @@ def test_a_damaged_state_file_is_a_clear_error_and_absent_reads_what_it_can(tmp_
     record, warnings = state.load(tolerant=True)
     assert warnings and str(tmp_path / "topology-t.json") in warnings[0]
     assert list(record) == ([("netns", "red")] if "red" in text else [])
+
+
+@pytest.mark.parametrize("value", ["off", False])  # False: YAML's unquoted off
+def test_a_topology_wide_docker_off_reaches_the_items_that_take_it(value):
+    items, unused = parse(dict(TOPO, docker=value))
+    taken = {path: params["docker"] for path, params, unused_r in items if "docker" in params}
+    assert taken == {"bridges[0]": "off", "veths[0]": "off"}
+
+
+def test_a_topology_wide_default_outside_its_choices_names_key_and_value():
+    with pytest.raises(ValidationError) as caught:
+        parse(dict(TOPO, firewalld="sometimes"))
+    assert "firewalld" in str(caught.value) and "sometimes" in str(caught.value)
