@@ -13,7 +13,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils.checks import (
     _required, check_choice, check_cidr_list, check_ifname, check_ipv6_mtu, check_mac, check_mtu, check_netns_name,
     check_state, join)
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError, where
-from ansible_collections.netfabric.netns.plugins.module_utils.link_kinds import IPVLAN_FLAGS, IPVLAN_MODES, MACVLAN_MODES
+from ansible_collections.netfabric.netns.plugins.module_utils.link_kinds import IPVLAN_FLAGS
 from ansible_collections.netfabric.netns.plugins.module_utils.model import Resource
 
 
@@ -35,7 +35,7 @@ class Macvlan(Resource):
     force: bool = False
 
     kind = "macvlan"
-    MODES = tuple(MACVLAN_MODES)
+    MODES = ("bridge", "vepa", "private", "passthru")  # the first is the default
 
     @classmethod
     def from_params(cls, p, path=""):
@@ -86,7 +86,7 @@ class Ipvlan(Macvlan):
     """Like a macvlan, sharing the parent's MAC (one MAC per switch port)."""
 
     kind = "ipvlan"
-    MODES = tuple(IPVLAN_MODES)
+    MODES = ("l2", "l3", "l3s")
 
     @classmethod
     def _flags(cls, p, path):
