@@ -61,16 +61,21 @@ def _name(names, value):
     return next((name for name, number in names.items() if number == value), value)
 
 
+_MISSING = {}  # kind -> whether the driver is missing: asked once per process
+
+
 def kind_missing(rtnl, kind):
     """True when this kernel has no driver for ``kind``. The request creates nothing: it has no
     parent (IFLA_LINK), which every driver of such links refuses (EINVAL) after the kernel found
     the driver; without one the kernel answers "Unknown device type" (EOPNOTSUPP) first."""
-    try:
-        rtnl.link_add("nf-probe0", kind, data=lower_data(kind, "bridge" if kind == "macvlan" else "l2"))
-    except NetlinkError as exc:
-        return exc.code == errno.EOPNOTSUPP
-    rtnl.link_del("nf-probe0")  # not seen on any kernel: created after all, so gone again
-    return False
+    if kind not in _MISSING:
+        try:
+            rtnl.link_add("nf-probe0", kind, data=lower_data(kind, "bridge" if kind == "macvlan" else "l2"))
+            rtnl.link_del("nf-probe0")  # not seen on any kernel: created after all, so gone again
+            _MISSING[kind] = False
+        except NetlinkError as exc:
+            _MISSING[kind] = exc.code == errno.EOPNOTSUPP
+    return _MISSING[kind]
 
 
 class LowerLinks:

@@ -11,17 +11,17 @@ short_description: Put a namespace straight on the physical network with a macvl
 version_added: 0.3.0
 description:
   - Creates a macvlan interface on a host interface (O(parent), e.g. C(eth0) or a VLAN interface) directly in its
-    namespace, like C(ip link add link eth0 name m1 netns red type macvlan mode bridge): it presents its own MAC
+    namespace, like C(ip link add link eth0 name m1 netns red type macvlan mode bridge); it presents its own MAC
     address to the network, so other hosts on the LAN reach the namespace at its own address, without routes, NAT
     or port forwarding (option 2 of the "External Access to Containers" walkthrough).
   - The interface is created in its namespace (the request goes to the host namespace, where the parent is, with the
     namespace's descriptor), never created in the host and moved.
   - The parent, the mode and a declared MAC cannot change on a live interface here; when they differ the interface is
-    deleted and created again (check mode says so: C(delete (mode changed))).
+    deleted and created again (check mode says so, C(delete (mode changed))).
   - The host cannot reach its own macvlans through the parent (the kernel hands their frames to the wire and to
     their sibling macvlans, never to the parent). The usual remedy is a macvlan of the host itself on the same parent
-    in mode V(bridge) with an address (a "shim": this module with O(netns) omitted), and host routes to the
-    namespaces' addresses through it: O(shim) adds and removes those routes.
+    in mode V(bridge) with an address (a "shim", made with this module and O(netns) omitted), and host routes to the
+    namespaces' addresses through it, which O(shim) adds and removes.
 options:
   name:
     description: Name of the interface.
@@ -59,7 +59,7 @@ options:
     description:
       - Name of a macvlan in the host namespace on the same parent, in mode V(bridge), with an address of its own
         (declared with this module, O(netns) omitted, before this one). The host then reaches this interface
-        through it: a host route (C(/32), IPv6 C(/128)) to each of its addresses via the shim, removed with the
+        through it, by a host route (C(/32), IPv6 C(/128)) to each of its addresses via the shim, removed with the
         address or the interface.
       - Needs O(mode=bridge) and O(netns). Omitted leaves such routes unmanaged; give it with O(state=absent) too.
     type: str

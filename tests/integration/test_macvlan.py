@@ -306,8 +306,8 @@ def test_ipvlan_lifecycle(host):
         pytest.skip("this kernel has no ipvlan driver (ip link add ... type ipvlan: Unknown device type)")
     args = {"name": "i1", "netns": "red", "parent": "eth0", "mode": "l3", "flags": "private",
             "addresses": ["10.20.0.50/24"]}
-    play = host.play(lifecycle("ipvlan", args) + [task("ipvlan", args, "again"),
-                                                    task("ipvlan", dict(args, mode="l2"), "l2")])
+    tasks = lifecycle("ipvlan", args) + [task("ipvlan", args, "again"), task("ipvlan", dict(args, mode="l2"), "l2")]
+    play = host.play(tasks)
     assert play.rc == 0, play.output
     assert changed_flags(play.results) == LIFECYCLE_CHANGES
     assert play.results[-1]["actions"][0] == "ipvlan 'i1' (netns red): delete (mode changed)"
