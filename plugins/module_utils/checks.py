@@ -148,6 +148,19 @@ def check_mtu(path, value):
     return check_int(path, value, 68, 65535, "MTU")
 
 
+def check_mac(path, value):
+    """A unicast MAC address, normalised to lower case with colons (as the kernel shows it)."""
+    if value is None:
+        return None
+    text = str(value).strip().lower().replace("-", ":")
+    octets = text.split(":")
+    if len(octets) != 6 or not all(len(o) == 2 and all(c in "0123456789abcdef" for c in o) for o in octets):
+        raise ValidationError(path, f"'{value}' is not a MAC address (six hexadecimal octets, e.g. 02:00:00:00:00:01)")
+    if int(octets[0], 16) & 1 or text == "00:00:00:00:00:00":
+        raise ValidationError(path, f"'{value}' is not a unicast address (a multicast bit or all zeros)")
+    return text
+
+
 def check_ipv6_mtu(path, mtu, *address_lists):
     """The kernel turns IPv6 off on a link below 1280 bytes and refuses its addresses."""
     if mtu is None or mtu >= 1280:

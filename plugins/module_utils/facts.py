@@ -38,7 +38,9 @@ def namespace_facts(state, peer_of, routes=(), rules=()):
             entry.update(peer=peer, peer_netns=peer_netns)
         if link.kind in PARENT_KINDS:
             parent, parent_netns = peer_of(state, link)
-            entry.update(parent=parent, parent_netns=parent_netns)
+            entry.update(parent=parent, parent_netns=parent_netns, mode=link.mode, mac=link.mac)
+            if link.kind == "ipvlan":
+                entry["flags"] = link.flags
         if link.kind == "bridge":
             entry.update(stp=link.stp, vlan_filtering=link.vlan_filtering)
         if link.kind == "vxlan":
@@ -133,6 +135,8 @@ class _PlannedPeers:
             if action.op == ops.LINK_ADD_VETH.name:
                 end, other = (action.netns, action.args["name"]), (action.args["peer_netns"], action.args["peer"])
                 self.created[end], self.created[other] = other, end
+            elif action.op == ops.LINK_ADD_ON_PARENT.name:  # its parent is in the host namespace
+                self.created[(action.netns, action.args["name"])] = (None, action.args["parent"])
             elif action.op == ops.LINK_DEL.name:
                 deleted.append((action.netns, action.args["name"]))
             elif action.op == ops.NETNS_DEL.name:

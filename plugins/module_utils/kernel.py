@@ -29,6 +29,7 @@ except ImportError:  # common.require_pyroute2 reports it before anything runs
 from ansible_collections.netfabric.netns.plugins.module_utils import docker, firewalld, netns_files, nft, ops
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError, NetfabricError, where
 from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import killpoint
+from ansible_collections.netfabric.netns.plugins.module_utils.link_kinds import LowerLinks, kind_missing
 from ansible_collections.netfabric.netns.plugins.module_utils.checks import sysctl_path
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import MARK, Link, NetnsState, RouteEntry
 from ansible_collections.netfabric.netns.plugins.module_utils.rtnl import (
@@ -43,7 +44,8 @@ FAMILIES = {socket.AF_INET: 4, socket.AF_INET6: 6}
 HELD_WAIT = 30.0
 HELD_POLL = 0.05
 # what a link read tells about its kind, bridge and port settings, besides its own fields
-LINK_EXTRAS = ("stp", "vlan_filtering", "vni", "dstport", "local", "dev_index", "hairpin", "isolated", "alias")
+LINK_EXTRAS = ("stp", "vlan_filtering", "vni", "dstport", "local", "dev_index", "hairpin", "isolated", "alias", "mode",
+               "flags", "mac")
 
 REASONS = {
     errno.EPERM: "operation not permitted",
@@ -166,6 +168,10 @@ class KernelReader:
                     break
         return known.get(nsid, "?")
 
+    def kind_missing(self, kind):
+        """True when this kernel has no driver for links of ``kind`` (macvlan, ipvlan)."""
+        return kind_missing(self.ns.rtnl(None), kind)
+
     def read_namespaces(self):
         """The namespaces read so far (None: the host's own)."""
         return set(self._names)
@@ -238,7 +244,7 @@ def _link(fields):
     return link
 
 
-class Applier:
+class Applier(LowerLinks):
     """Executes planned actions; when one fails (whatever the reason, a signal included), removes
     what this run created and raises KernelError. Links it creates get the alias MARK."""
 

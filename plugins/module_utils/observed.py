@@ -37,6 +37,10 @@ class Link:
     local: Optional[str] = None
     dev_index: Optional[int] = None
     remotes: Optional[list] = None  # all-zero FDB destinations, read on demand
+    mode: Optional[str] = None  # macvlan or ipvlan only, like the two below ('bridge', 'l2', ...)
+    flags: Optional[str] = None  # ipvlan: 'bridge', 'private' or 'vepa'
+    mac: Optional[str] = None
+    parent: Optional[str] = None  # macvlan or ipvlan this run creates: its parent's name
     alias: Optional[str] = None  # IFLA_IFALIAS
     ours: bool = False  # created by netfabric.netns (its alias, or a run that was cut short made it)
 

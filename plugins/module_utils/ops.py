@@ -40,6 +40,7 @@ NETNS_FILE = Op("netns_file", ("path", "content"))
 LINK_ADD_VETH = Op("link_add_veth", ("name", "peer", "peer_netns"), ("mtu", "up", "master", "from_peer"))
 LINK_ADD_BRIDGE = Op("link_add_bridge", ("name",), ("mtu",))
 LINK_ADD_VXLAN = Op("link_add_vxlan", ("name", "vni", "dstport"), ("local", "dev", "mtu"))
+LINK_ADD_ON_PARENT = Op("link_add_on_parent", ("name", "kind", "parent", "mode"), ("flags", "mac", "mtu"))
 LINK_DEL = Op("link_del", ("name",))
 LINK_MARK = Op("link_mark", ("name",))
 LINK_SET = Op("link_set", ("name",), ("up", "mtu"))
@@ -61,7 +62,7 @@ DOCKER_RULE = Op("docker_rule", ("command", "binary", "rule"))
 FIREWALLD_ZONE = Op("firewalld_zone", ("interface", "zone", "add"))
 
 OPS = {op.name: op for op in globals().values() if isinstance(op, Op)}
-CREATES_LINK = (LINK_ADD_VETH.name, LINK_ADD_BRIDGE.name, LINK_ADD_VXLAN.name)
+CREATES_LINK = (LINK_ADD_VETH.name, LINK_ADD_BRIDGE.name, LINK_ADD_VXLAN.name, LINK_ADD_ON_PARENT.name)
 
 HANDLERS = {}  # op name -> the applier's method for it
 PLANNERS = {}  # resource kind -> the planner's method for it

@@ -11,9 +11,9 @@ later one (or a later task in check mode) can refer to it.
 
 The work is split by domain: this file holds the view of the host, the connection guard,
 namespaces and the plan itself; plan_links.py links, addresses and routes; plan_vxlan.py
-VXLAN devices; plan_rules.py nftables rules and forwarding; coexist.py the openings in Docker's
-and firewalld's rules. Each resource kind has one planning method, registered with
-``ops.plans``; each action is of an op declared in ops.py.
+VXLAN devices; plan_macvlan.py macvlans and ipvlans; plan_rules.py nftables rules and forwarding;
+coexist.py the openings in Docker's and firewalld's rules. Each resource kind has one planning
+method, registered with ``ops.plans``; each action is of an op declared in ops.py.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils.guard import Path
 from ansible_collections.netfabric.netns.plugins.module_utils.checks import join
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import MARK, Link, NetnsState
 from ansible_collections.netfabric.netns.plugins.module_utils.plan_links import RT_TABLE_MAIN, LinkPlanning
+from ansible_collections.netfabric.netns.plugins.module_utils.plan_macvlan import MacvlanPlanning
 from ansible_collections.netfabric.netns.plugins.module_utils.plan_rules import FORWARDING_KEYS, RulePlanning
 from ansible_collections.netfabric.netns.plugins.module_utils.plan_vxlan import VxlanPlanning
 
@@ -67,7 +68,7 @@ class Plan:
         return bool(self.actions)
 
 
-class Planner(LinkPlanning, VxlanPlanning, RulePlanning, CoexistPlanning):
+class Planner(LinkPlanning, VxlanPlanning, MacvlanPlanning, RulePlanning, CoexistPlanning):
     """Plans resources one after another against one lazily read view of the host."""
 
     def __init__(self, reader, check_mode=False, connection=None, settings=None):

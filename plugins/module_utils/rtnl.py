@@ -55,6 +55,8 @@ except ImportError:
     class NetlinkError(Exception):
         """Stands in for pyroute2's, which is what is raised when pyroute2 is there."""
 
+from ansible_collections.netfabric.netns.plugins.module_utils.link_kinds import LOWER_KINDS, lower_fields
+
 __all__ = ["NetlinkError", "AnswerError", "Rtnl", "kernel_text", "IFF_UP"]
 
 NETLINK_ROUTE = 0
@@ -195,18 +197,21 @@ class Rtnl:
             raise
         return found[0]["index"] if found else None
 
-    def link_add(self, ifname, kind, mtu=None, up=False, master=None, data=None, peer=None, ifalias=None):
+    def link_add(self, ifname, kind, mtu=None, up=False, master=None, data=None, peer=None, ifalias=None,
+                 link=None, netns_fd=None, address=None):
         """Create a link, up and on the bridge with index ``master`` if asked; ``data`` are its
         kind's IFLA_INFO_DATA attributes as pyroute2 names them (bridge_data(), vxlan_data()).
+        ``link``: the parent's index (macvlan), ``netns_fd``: the namespace it is born in, ``address``: its MAC.
         ``peer`` is a veth's other end: (name, mtu, netns fd or None); it comes up only later
         (the kernel refuses, ENOTCONN, before the pair is complete). ``ifalias`` is set by a
         second request: the kernel ignores IFLA_IFALIAS in a creating one."""
         if peer is not None:
-            name, peer_mtu, netns_fd = peer
-            data = [("VETH_INFO_PEER", {"attrs": _present([("IFLA_IFNAME", name), ("IFLA_NET_NS_FD", netns_fd),
+            name, peer_mtu, peer_fd = peer
+            data = [("VETH_INFO_PEER", {"attrs": _present([("IFLA_IFNAME", name), ("IFLA_NET_NS_FD", peer_fd),
                                                           ("IFLA_MTU", peer_mtu)])})]
         info = [("IFLA_INFO_KIND", kind)] + ([("IFLA_INFO_DATA", {"attrs": data})] if data else [])
-        msg = _link(attrs=_present([("IFLA_IFNAME", ifname), ("IFLA_MTU", mtu), ("IFLA_MASTER", master)])
+        msg = _link(attrs=_present([("IFLA_IFNAME", ifname), ("IFLA_MTU", mtu), ("IFLA_MASTER", master),
+                                    ("IFLA_LINK", link), ("IFLA_NET_NS_FD", netns_fd), ("IFLA_ADDRESS", address)])
                     + [("IFLA_LINKINFO", {"attrs": info})])
         _set_up(msg, up or None)
         self.request(msg, RTM_NEWLINK, CREATE)
@@ -386,6 +391,8 @@ def link_fields(msg):
         fields.update(vni=_value(data, "IFLA_VXLAN_ID"), dstport=_value(data, "IFLA_VXLAN_PORT"),
                       local=_value(data, "IFLA_VXLAN_LOCAL") or _value(data, "IFLA_VXLAN_LOCAL6"),
                       dev_index=_value(data, "IFLA_VXLAN_LINK"))
+    if kind in LOWER_KINDS:
+        fields.update(lower_fields(kind, _value(info, "IFLA_INFO_DATA")), mac=_value(attrs, "IFLA_ADDRESS"))
     if slave_kind == "bridge":
         port = _attrs(_value(info, "IFLA_INFO_SLAVE_DATA"))
         fields.update(hairpin=bool(_value(port, "IFLA_BRPORT_MODE")), isolated=bool(_value(port, "IFLA_BRPORT_ISOLATED")))

@@ -131,6 +131,27 @@ SPECS = {
         port={"type": "str"},
         action={"type": "str", "choices": ["accept", "drop"], "default": "accept"},
     ),
+    "macvlan": _spec(
+        NETNS, STATE, FORCE,
+        name={"type": "str", "required": True},
+        parent={"type": "str"},
+        mode={"type": "str", "choices": ["bridge", "vepa", "private", "passthru"], "default": "bridge"},
+        addresses={"type": "list", "elements": "str"},
+        mtu={"type": "int"},
+        mac={"type": "str"},
+        up={"type": "bool", "default": True},
+        shim={"type": "str"},
+    ),
+    "ipvlan": _spec(
+        NETNS, STATE, FORCE,
+        name={"type": "str", "required": True},
+        parent={"type": "str"},
+        mode={"type": "str", "choices": ["l2", "l3", "l3s"], "default": "l2"},
+        flags={"type": "str", "choices": ["bridge", "private", "vepa"], "default": "bridge"},
+        addresses={"type": "list", "elements": "str"},
+        mtu={"type": "int"},
+        up={"type": "bool", "default": True},
+    ),
 }
 
 # netns_topology's own options (its items take the SPECS above).
@@ -177,6 +198,8 @@ REQUIRED_IF = {
     "vxlan": [("state", "present", ("vni",))],
     "netns_service": [("state", "present", ("netns", "command"))],
     "netns_probe": [("protocol", "tcp", ("port",)), ("protocol", "udp", ("port",))],
+    "macvlan": [("state", "present", ("parent",))],
+    "ipvlan": [("state", "present", ("parent",))],
 }
 
 # Modules whose action plugin (plugin_utils/connection_guard.py) passes the connection guard options.
@@ -190,6 +213,8 @@ GUARDED = {
     "vxlan": _PATH,
     "port_forward": _PATH + ("connection_port",),
     "netns_topology": _PATH + ("connection_port",),
+    "macvlan": _PATH,
+    "ipvlan": _PATH,
 }
 
 # Every module that converges through the engine waits for the host lock (module_utils/hostfiles.py).

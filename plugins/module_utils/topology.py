@@ -24,6 +24,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils.errors import Vali
 from ansible_collections.netfabric.netns.plugins.module_utils.checks import join
 from ansible_collections.netfabric.netns.plugins.module_utils.model import (
     AddressSet, Bridge, Namespace, Resource, Route, Veth, Vxlan)
+from ansible_collections.netfabric.netns.plugins.module_utils.model_macvlan import Ipvlan, Macvlan
 from ansible_collections.netfabric.netns.plugins.module_utils.model_rules import Masquerade, NatExemption, Policy, PortForward
 from ansible_collections.netfabric.netns.plugins.module_utils.specs import COEXIST, REQUIRED_IF, SPECS
 
@@ -33,6 +34,8 @@ LISTS = (
     ("bridges", "bridge", Bridge),
     ("vxlans", "vxlan", Vxlan),
     ("veths", "veth", Veth),
+    ("macvlans", "macvlan", Macvlan),  # a shim (host namespace) before the macvlans that use it
+    ("ipvlans", "ipvlan", Ipvlan),
     ("addresses", "netns_address", AddressSet),
     ("routes", "netns_route", Route),
     ("nat_exemptions", "nat_exemption", NatExemption),
@@ -67,7 +70,7 @@ def key_of(resource):
     netns = getattr(resource, "netns", None)
     if isinstance(resource, Namespace):
         return ("netns", resource.name)
-    if isinstance(resource, (Bridge, Veth, Vxlan)):
+    if isinstance(resource, (Bridge, Veth, Vxlan, Macvlan)):
         return (resource.kind, netns, resource.name)
     if isinstance(resource, AddressSet):
         return ("address", netns, resource.interface, tuple(sorted(resource.addresses)))
@@ -168,7 +171,7 @@ def _check_duplicates(items):
     links = {}
     for path, unused, resource in items:
         ends = []
-        if isinstance(resource, (Bridge, Vxlan)):
+        if isinstance(resource, (Bridge, Vxlan, Macvlan)):
             ends = [(resource.netns, resource.name, "name")]
         elif isinstance(resource, Veth):
             ends = [(resource.netns, resource.name, "name")]
@@ -187,7 +190,7 @@ def _check_addresses(present):
     by_netns = {}
     for path, resource in present:
         lists = []
-        if isinstance(resource, (Bridge, Veth, Vxlan)):
+        if isinstance(resource, (Bridge, Veth, Vxlan, Macvlan)):
             lists.append((resource.netns, resource.addresses, "addresses"))
         if isinstance(resource, Veth):
             lists.append((resource.peer_netns, resource.peer_addresses, "peer_addresses"))
@@ -241,7 +244,7 @@ def claims(resource):
     netns = getattr(resource, "netns", None)
     if isinstance(resource, Namespace):
         return {("netns", resource.name)}
-    if isinstance(resource, (Bridge, Vxlan)):
+    if isinstance(resource, (Bridge, Vxlan, Macvlan)):
         return {("link", netns, resource.name)}
     if isinstance(resource, Veth):
         ends = {("link", netns, resource.name)}
@@ -359,7 +362,8 @@ def _outside_removed_namespaces(ordered):
                                    peer_netns=resource.netns, addresses=resource.peer_addresses,
                                    peer_addresses=resource.addresses, bridge=resource.peer_bridge,
                                    peer_bridge=resource.bridge)
-        elif not isinstance(resource, Namespace) and gone(getattr(resource, "netns", None)):
+        elif not isinstance(resource, Namespace) and gone(getattr(resource, "netns", None)) \
+                and not getattr(resource, "shim", None):  # a shim's host routes to it stay otherwise
             continue
         kept.append((path, resource))
     return kept

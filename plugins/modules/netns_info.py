@@ -204,6 +204,21 @@ netns:
           description: The namespace of RV(netns.links.parent), V(null) for the host.
           type: str
           returned: for macvlan and ipvlan links
+        mode:
+          description: The mode of a macvlan (V(bridge), V(vepa), V(private), V(passthru), V(source)) or of an ipvlan
+            (V(l2), V(l3), V(l3s)).
+          type: str
+          returned: for macvlan and ipvlan links
+          sample: bridge
+        flags:
+          description: An ipvlan's flags, V(bridge), V(private) or V(vepa).
+          type: str
+          returned: for ipvlan links
+        mac:
+          description: The link's MAC address (an ipvlan's is its parent's).
+          type: str
+          returned: for macvlan and ipvlan links
+          sample: 02:00:0a:00:00:32
     routes:
       description: Unicast routes of every table but C(local).
       type: list

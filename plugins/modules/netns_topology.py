@@ -12,7 +12,7 @@ version_added: 0.2.0
 description:
   - Takes the description of a host's whole namespace network (O(topology)) and makes the host match it in one run,
     reading the kernel once, planning every resource and applying the plan in dependency order (namespaces,
-    bridges, vxlans, veths, addresses, routes, NAT exemptions, masquerades, port forwards, policies, then the top-level
+    bridges, vxlans, veths, macvlans, ipvlans, addresses, routes, NAT exemptions, masquerades, port forwards, policies, then the top-level
     C(forwarding) of O(topology)).
   - Each list item takes exactly the options of the matching module (M(netfabric.netns.netns),
     M(netfabric.netns.bridge), M(netfabric.netns.veth), M(netfabric.netns.netns_address),
@@ -37,7 +37,8 @@ options:
     description:
       - The topology. Lists of the matching modules' options - C(namespaces) (M(netfabric.netns.netns)),
         C(bridges) (M(netfabric.netns.bridge)), C(vxlans) (M(netfabric.netns.vxlan)), C(veths)
-        (M(netfabric.netns.veth)), C(addresses) (M(netfabric.netns.netns_address)), C(routes)
+        (M(netfabric.netns.veth)), C(macvlans) (M(netfabric.netns.macvlan)), C(ipvlans) (M(netfabric.netns.ipvlan)),
+        C(addresses) (M(netfabric.netns.netns_address)), C(routes)
         (M(netfabric.netns.netns_route)), C(nat_exemptions) (M(netfabric.netns.nat_exemption)), C(masquerade)
         (M(netfabric.netns.nat_masquerade)), C(port_forwards) (M(netfabric.netns.port_forward)), C(policies)
         (M(netfabric.netns.netns_firewall)) - planned in that order, and C(forwarding) (bool; turns routing on in the
@@ -70,7 +71,7 @@ options:
   force:
     description:
       - The default of C(force) for the items whose module has that option (veths, bridges, addresses, routes, port
-        forwards, vxlans); an item's own C(force) wins. See the module of each kind for what it overrides.
+        forwards, vxlans, macvlans, ipvlans); an item's own C(force) wins. See the module of each kind for what it overrides.
     type: bool
     default: false
   persist:

@@ -23,6 +23,7 @@ from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg  # noqa: E402
 
 from ansible_collections.netfabric.netns.plugins.module_utils import kernel  # noqa: E402
 from ansible_collections.netfabric.netns.plugins.module_utils import rtnl as rtnl_mod  # noqa: E402
+from ansible_collections.netfabric.netns.plugins.module_utils import link_kinds  # noqa: E402
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError  # noqa: E402
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Action  # noqa: E402
 
@@ -199,6 +200,14 @@ CASES = [
      lambda r: r.link_add("vx6", "vxlan", data=rtnl_mod.vxlan_data(7, 8472, "fd00:1::5")),
      ("link", "add", {"ifname": "vx6", "kind": "vxlan", "vxlan_id": 7, "vxlan_port": 8472,
                       "vxlan_local6": "fd00:1::5"})),
+    ("macvlan born in another namespace, with a MAC",
+     lambda r: r.link_add("m1", "macvlan", mtu=1400, data=link_kinds.lower_data("macvlan", "private"), link=3,
+                          netns_fd=5, address="02:00:00:00:00:51"),
+     ("link", "add", {"ifname": "m1", "kind": "macvlan", "mtu": 1400, "macvlan_mode": "private", "link": 3,
+                      "net_ns_fd": 5, "address": "02:00:00:00:00:51"})),
+    ("ipvlan l3 private: pyroute2's attributes, the flags too",
+     lambda r: r.link_add("i1", "ipvlan", data=link_kinds.lower_data("ipvlan", "l3", "private"), link=3),
+     ("link", "add", {"ifname": "i1", "kind": "ipvlan", "ipvlan_mode": 1, "ipvlan_flags": 1, "link": 3})),
     ("link delete",
      lambda r: r.link_del("a"),
      ("link", "del", {"ifname": "a"})),
