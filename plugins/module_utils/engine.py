@@ -17,7 +17,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils import facts as ne
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import Interrupted, ValidationError
 from ansible_collections.netfabric.netns.plugins.module_utils.hostfiles import (
     LOCK_TIMEOUT, STATE_DIR, Journal, Settings, host_lock)
-from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier, KernelReader
+from ansible_collections.netfabric.netns.plugins.module_utils.kernel import Applier
 from ansible_collections.netfabric.netns.plugins.module_utils.namespaces import Namespaces
 from ansible_collections.netfabric.netns.plugins.module_utils.nft import NftUnavailable
 from ansible_collections.netfabric.netns.plugins.module_utils.planner import Planner
@@ -28,6 +28,7 @@ from ansible_collections.netfabric.netns.plugins.module_utils.topology import ch
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import check as topology_check
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import desired as topology_desired
 from ansible_collections.netfabric.netns.plugins.module_utils.topology import parse as topology_parse
+from ansible_collections.netfabric.netns.plugins.module_utils.reader import KernelReader
 
 # pyroute2 makes some hundred short-lived objects per netlink message; with Python's default
 # threshold (700) the collector ran every few messages, each time over everything alive:

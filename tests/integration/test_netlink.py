@@ -23,7 +23,7 @@ COLLECTIONS = os.path.dirname(os.path.dirname(os.path.dirname(COLLECTION)))
 READ = r"""
 import dataclasses, json, sys
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.netfabric.netns.plugins.module_utils.kernel import KernelReader
+from ansible_collections.netfabric.netns.plugins.module_utils.reader import KernelReader
 from ansible_collections.netfabric.netns.plugins.module_utils.namespaces import Namespaces
 from ansible_collections.netfabric.netns.plugins.module_utils import rtnl
 

@@ -22,6 +22,7 @@ from pyroute2 import IPBatch  # noqa: E402
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg  # noqa: E402
 
 from ansible_collections.netfabric.netns.plugins.module_utils import kernel  # noqa: E402
+from ansible_collections.netfabric.netns.plugins.module_utils import reader  # noqa: E402
 from ansible_collections.netfabric.netns.plugins.module_utils import rtnl as rtnl_mod  # noqa: E402
 from ansible_collections.netfabric.netns.plugins.module_utils import link_kinds  # noqa: E402
 from ansible_collections.netfabric.netns.plugins.module_utils.errors import KernelError  # noqa: E402
@@ -321,7 +322,7 @@ def test_an_interrupted_dump_is_read_again_and_never_planned_on(fake_kernel):
     fake_kernel(dump(lo, veth(2, "veth-a", 3), intr=True),
                 dump(lo, veth(2, "veth-a", 3), veth(3, "veth-b", 2)),
                 no_addresses)
-    state = kernel.KernelReader(OneNamespace()).read("red")
+    state = reader.KernelReader(OneNamespace()).read("red")
     assert sorted(state.links) == ["lo", "veth-a", "veth-b"]
 
 
@@ -329,7 +330,7 @@ def test_a_dump_interrupted_every_time_is_an_error_not_a_partial_view(fake_kerne
     fake_kernel(*[dump(lo, veth(2, "veth-a", 3), intr=True)] * rtnl_mod.DUMP_ATTEMPTS)
     with pytest.raises(KernelError, match=r"netns 'red': cannot read its state: the kernel interrupted the link "
                                           r"dump 5 times in a row"):
-        kernel.KernelReader(OneNamespace()).read("red")
+        reader.KernelReader(OneNamespace()).read("red")
 
 
 def test_a_truncated_answer_is_a_clear_error(fake_kernel):
@@ -338,7 +339,7 @@ def test_a_truncated_answer_is_a_clear_error(fake_kernel):
         return [(data[:40], socket.MSG_TRUNC)]
     fake_kernel(truncated)
     with pytest.raises(KernelError, match=r"netns 'red': cannot read its state: a truncated answer to a link request"):
-        kernel.KernelReader(OneNamespace()).read("red")
+        reader.KernelReader(OneNamespace()).read("red")
 
 
 def test_messages_that_overrun_their_datagram_are_a_clear_error(fake_kernel):
@@ -347,7 +348,7 @@ def test_messages_that_overrun_their_datagram_are_a_clear_error(fake_kernel):
         return [(data[:-30], 0)]  # the last message claims more bytes than arrived
     fake_kernel(overrun)
     with pytest.raises(KernelError, match=r"netns 'red': cannot read its state: a malformed answer to a link request"):
-        kernel.KernelReader(OneNamespace()).read("red")
+        reader.KernelReader(OneNamespace()).read("red")
 
 
 def test_a_message_pyroute2_cannot_decode_is_a_clear_error(fake_kernel):
@@ -357,13 +358,13 @@ def test_a_message_pyroute2_cannot_decode_is_a_clear_error(fake_kernel):
         return [(nlmsg(RTM_NEWLINK, NLM_F_MULTI, seq, body) + nlmsg(NLMSG_DONE, NLM_F_MULTI, seq, b"\0" * 4), 0)]
     fake_kernel(garbled)
     with pytest.raises(KernelError, match=r"netns 'red': cannot read its state: a malformed"):
-        kernel.KernelReader(OneNamespace()).read("red")
+        reader.KernelReader(OneNamespace()).read("red")
 
 
 def test_no_answer_at_all_is_a_clear_error(fake_kernel):
     fake_kernel(lambda seq, request: [])
     with pytest.raises(KernelError, match=r"no answer from the kernel to a link request within 30 s"):
-        kernel.KernelReader(OneNamespace()).read("red")
+        reader.KernelReader(OneNamespace()).read("red")
 
 
 def test_a_bad_answer_midway_rolls_the_run_back(fake_kernel):
@@ -418,17 +419,17 @@ def test_names_held_by_a_namespace_the_kernel_is_removing_are_waited_for(fake_ke
     fake = fake_kernel(dump(lo, crossing_veth(3, "veth3", 2, 5), crossing_veth(4, "veth4", 2, 6)), nsids(6),
                        dump(lo, crossing_veth(4, "veth4", 2, 6)), nsids(6),
                        no_addresses)
-    state = kernel.KernelReader(OneNamespace()).read(None)
+    state = reader.KernelReader(OneNamespace()).read(None)
     assert sorted(state.links) == ["lo", "veth4"]
     assert fake.types().count(RTM_GETLINK) == 2
 
 
 def test_names_held_too_long_are_a_clear_error(fake_kernel, monkeypatch):
-    monkeypatch.setattr(kernel, "HELD_WAIT", 0.2)
+    monkeypatch.setattr(reader, "HELD_WAIT", 0.2)
     fake_kernel(*[dump(lo, crossing_veth(3, "veth3", 2, -1)), nsids()] * 100)
     with pytest.raises(KernelError, match=r"the host namespace: 'veth3' still belong to a namespace the kernel is "
                                           r"removing, 0 s after"):
-        kernel.KernelReader(OneNamespace()).read(None)
+        reader.KernelReader(OneNamespace()).read(None)
 
 
 def test_a_new_links_mark_rides_on_its_next_change(fake_kernel):
