@@ -298,6 +298,19 @@ class LinkPlanning:
         link.master = bridge
 
 
+    def recreate(self, r, ns, link, changed, option_path, path):
+        """Plan the deletion of a link whose ``changed`` settings the kernel cannot change on a
+        live link, so that it is created again as declared; only one the collection made (or
+        with force)."""
+        if not (link.ours or r.force):
+            raise ValidationError(option_path, f"{r.describe()} exists with another {', '.join(changed)}, and "
+                                  "netfabric.netns did not create it: it is not recreated (remove it, or set "
+                                  "force: true to replace it)")
+        self.guard(link, ns, "delete", r.force, path)
+        self.add(ops.LINK_DEL, ns.name, r.describe(), f"delete ({', '.join(changed)} changed)", name=r.name)
+        del ns.links[r.name]
+
+
 def _paired(a, b, ns, pns):
     if a is None or b is None or a.kind != "veth" or b.kind != "veth":
         return False

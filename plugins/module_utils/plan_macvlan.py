@@ -52,13 +52,7 @@ class MacvlanPlanning:
         if link is not None:
             changed = self._lower_changes(r, ns, link, parent)
             if changed:  # the kernel cannot move a link to another parent; one path for all of them
-                if not (link.ours or r.force):
-                    raise ValidationError(join(path, changed[0]), f"{r.describe()} exists with another "
-                                          f"{', '.join(changed)}, and netfabric.netns did not create it: it is not "
-                                          "recreated (remove it, or set force: true to replace it)")
-                self.guard(link, ns, "delete", r.force, path)
-                self.add(ops.LINK_DEL, ns.name, r.describe(), f"delete ({', '.join(changed)} changed)", name=r.name)
-                del ns.links[r.name]
+                self.recreate(r, ns, link, changed, join(path, changed[0]), path)
                 link = None
         if link is None:
             if self.reader.kind_missing(r.kind):

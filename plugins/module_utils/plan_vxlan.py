@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ansible_collections.netfabric.netns.plugins.module_utils import nft, ops
 from ansible_collections.netfabric.netns.plugins.module_utils.checks import join
-from ansible_collections.netfabric.netns.plugins.module_utils.errors import ValidationError, where
+from ansible_collections.netfabric.netns.plugins.module_utils.errors import where
 from ansible_collections.netfabric.netns.plugins.module_utils.observed import Link
 from ansible_collections.netfabric.netns.plugins.module_utils.plan_links import _link_view
 
@@ -37,14 +37,7 @@ class VxlanPlanning:
             before["remotes"] = list(link.remotes or [])
             changed = self._vxlan_identity_changes(r, ns, link)
             if changed:  # the kernel cannot change these on a live device
-                if not (link.ours or r.force):
-                    raise ValidationError(join(path, changed[0] if changed[0] != "port" else "dstport"),
-                                          f"vxlan '{r.name}' in {where(ns.name)} exists with another "
-                                          f"{', '.join(changed)}, and netfabric.netns did not create it: it is not "
-                                          "recreated (remove it, or set force: true to replace it)")
-                self.guard(link, ns, "delete", r.force, path)
-                self.add(ops.LINK_DEL, ns.name, r.describe(), f"delete ({', '.join(changed)} changed)", name=r.name)
-                del ns.links[r.name]
+                self.recreate(r, ns, link, changed, join(path, changed[0] if changed[0] != "port" else "dstport"), path)
                 link = None
         if link is None:
             self.add(ops.LINK_ADD_VXLAN, ns.name, r.describe(),
