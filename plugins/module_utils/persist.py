@@ -279,31 +279,21 @@ def unit_text(python, directory):
     )
 
 
-def dropin_text(python, directory):
+def dropin_text(python, directory, docker=False):
+    """The drop-in of nftables.service (docker: of docker.service) that converges the persisted
+    topologies' rules again once the service has loaded its own."""
     # '-': a failure is logged and the firewall stays as loaded (a failed start would run ExecStop,
     # nftables' "flush ruleset"); '+': outside the service's sandbox (ProtectSystem, ProtectHome),
-    # so namespaces made by the restore are the host's
+    # so namespaces made by the restore are the host's. Docker starts after network-online.target,
+    # so after the boot's restore: once it has made its chains (before it reports ready), the
+    # topologies converge again and open them (coexist.py).
     command = units.exec_args(_command(python, directory, "firewall"))
-    return (
-        "# Written by netfabric.netns (netns_topology, persist: true); removed with the last persisted topology.\n"
-        "# /etc/nftables.conf starts with \"flush ruleset\": after the service loads it, the persisted\n"
-        "# topologies' rules come back in the same job.\n"
-        "[Service]\n"
-        f"ExecStartPost=-+{command}\n"
-        f"ExecReload=-+{command}\n"
-    )
-
-
-def docker_dropin_text(python, directory):
-    # Docker starts after network-online.target, so after the boot's restore: once it has made its
-    # chains (before it reports ready), the topologies converge again and open them (coexist.py)
-    command = units.exec_args(_command(python, directory, "firewall"))
-    return (
-        "# Written by netfabric.netns (netns_topology, persist: true); removed with the last persisted topology.\n"
-        "# Docker makes its DOCKER-USER chain when it starts: the persisted topologies then open it.\n"
-        "[Service]\n"
-        f"ExecStartPost=-+{command}\n"
-    )
+    why = ("# Docker makes its DOCKER-USER chain when it starts: the persisted topologies then open it.\n"
+           if docker else
+           "# /etc/nftables.conf starts with \"flush ruleset\": after the service loads it, the persisted\n"
+           "# topologies' rules come back in the same job.\n")
+    return ("# Written by netfabric.netns (netns_topology, persist: true); removed with the last persisted topology.\n"
+            + why + "[Service]\n" + f"ExecStartPost=-+{command}\n" + ("" if docker else f"ExecReload=-+{command}\n"))
 
 
 def plan(name, topology, force, python=None):
@@ -347,7 +337,7 @@ def plan(name, topology, force, python=None):
         changes.file(unit_path, unit_text(python, directory))
         changes.symlink(wants, unit_path)
         changes.file(dropin, dropin_text(python, directory))
-        changes.file(docker_dropin, docker_dropin_text(python, directory))
+        changes.file(docker_dropin, dropin_text(python, directory, docker=True))
     else:
         if units.booted() and units.active_state(RESTORE_UNIT) == "active":
             changes.add(f"stop {RESTORE_UNIT}", lambda: units.systemctl("stop", RESTORE_UNIT))
