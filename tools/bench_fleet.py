@@ -201,8 +201,8 @@ def main(argv=None):
     for label, _ in variants:
         for n in sizes:
             samples = times[(label, n)]
-            print("%-22s n=%-3d median %.1f s (%.1f-%.1f)" % (label, n, statistics.median(samples),
-                                                             min(samples), max(samples)))
+            median = statistics.median(samples)
+            print("%-22s n=%-3d median %.1f s (%.1f-%.1f)" % (label, n, median, min(samples), max(samples)))
         ratio = statistics.median(times[(label, big)]) / statistics.median(times[(label, small)])
         spread = (min(times[(label, big)]) / max(times[(label, small)]),
                   max(times[(label, big)]) / min(times[(label, small)]))

@@ -297,7 +297,6 @@ class LinkPlanning:
                  name=link.name, master=bridge)
         link.master = bridge
 
-
     def recreate(self, r, ns, link, changed, option_path, path):
         """Plan the deletion of a link whose ``changed`` settings the kernel cannot change on a
         live link, so that it is created again as declared; only one the collection made (or

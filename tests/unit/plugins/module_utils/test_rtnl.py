@@ -436,8 +436,8 @@ def test_a_new_links_mark_rides_on_its_next_change(fake_kernel):
     # the pair's creation; v-red up carries its mark; v-red-br, not changed again, is marked last
     fake = fake_kernel()
     applier = kernel.Applier(OneNamespace(), indexes={})
-    applier.apply([Action("link_add_veth", "red", "veth 'v-red'", "create", {"name": "v-red", "peer": "v-red-br",
-                                                                           "peer_netns": "red"}),
+    create = {"name": "v-red", "peer": "v-red-br", "peer_netns": "red"}
+    applier.apply([Action("link_add_veth", "red", "veth 'v-red'", "create", create),
                    Action("link_set", "red", "veth 'v-red'", "up", {"name": "v-red", "up": True})])
     sent = []
     for data in fake.sent:
