@@ -179,13 +179,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     variants = [("working tree", None)] + ([("baseline " + args.baseline, args.baseline)] if args.baseline else [])
-    paths = {ref: collection_path(ref) for _, ref in variants}
-    times = {(label, n): [] for label, _ in variants for n in sizes}
+    paths = {ref: collection_path(ref) for unused_label, ref in variants}
+    times = {(label, n): [] for label, unused_ref in variants for n in sizes}
     try:
         for run in range(args.runs):
             for n in sizes:
                 for label, ref in variants:  # side by side: each run measures every variant in turn
-                    _, hosts = start_fleet(n)
+                    unused_lan, hosts = start_fleet(n)
                     try:
                         log = os.path.join(WORK, "play-%s-n%d-r%d.log" % (ref or "tree", n, run))
                         elapsed = run_play(n, paths[ref], log)
@@ -198,7 +198,7 @@ def main(argv=None):
         sandbox.stop_all(SANDBOXES)
     print()
     big, small = max(sizes), min(sizes)
-    for label, _ in variants:
+    for label, unused_ref in variants:
         for n in sizes:
             samples = times[(label, n)]
             median = statistics.median(samples)
